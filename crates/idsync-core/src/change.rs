@@ -1,0 +1,164 @@
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// A provider's user id. Never empty, at most 255 bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct UserId(String);
+
+impl UserId {
+    pub const MAX_LEN: usize = 255;
+
+    /// Returns `None` for an empty, over-long or control-character id.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = !raw.is_empty()
+            && raw.len() <= Self::MAX_LEN
+            && !raw.chars().any(char::is_control);
+        ok.then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for UserId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The version of a user's state: the provider's last-update time, or the
+/// time of the event that carried it. Stored in `updated_at`; a change is
+/// applied only when its version is not older than the row's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Version(DateTime<Utc>);
+
+impl Version {
+    pub fn new(at: DateTime<Utc>) -> Self {
+        Self(at)
+    }
+
+    pub fn from_unix_millis(ms: i64) -> Option<Self> {
+        DateTime::from_timestamp_millis(ms).map(Self)
+    }
+
+    pub fn from_unix_seconds(s: i64) -> Option<Self> {
+        DateTime::from_timestamp(s, 0).map(Self)
+    }
+
+    pub fn now() -> Self {
+        Self(Utc::now())
+    }
+
+    pub fn at(self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// The columns idsync fills from a provider's user object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub id: UserId,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    /// The provider's user object exactly as delivered.
+    pub raw_json: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangeKind {
+    Upsert(Profile),
+    /// A deletion. The payload is what the provider sent; it is stored only
+    /// when the user was never seen before (a tombstone), otherwise the row
+    /// keeps its last known profile.
+    Delete { raw_json: serde_json::Value },
+}
+
+/// One user change, from whichever path it came.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub user_id: UserId,
+    pub version: Version,
+    pub kind: ChangeKind,
+}
+
+impl Change {
+    pub fn upsert(profile: Profile, version: Version) -> Self {
+        Self {
+            user_id: profile.id.clone(),
+            version,
+            kind: ChangeKind::Upsert(profile),
+        }
+    }
+
+    pub fn delete(user_id: UserId, version: Version, raw_json: serde_json::Value) -> Self {
+        Self {
+            user_id,
+            version,
+            kind: ChangeKind::Delete { raw_json },
+        }
+    }
+
+    pub fn is_delete(&self) -> bool {
+        matches!(self.kind, ChangeKind::Delete { .. })
+    }
+
+    /// Whether `self` should replace `other` for the same user: the newer
+    /// version wins, and at the same version a delete wins over an update.
+    /// Between two equal-version updates the later one (`self`) wins.
+    pub fn supersedes(&self, other: &Change) -> bool {
+        match self.version.cmp(&other.version) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => self.is_delete() || !other.is_delete(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upsert(v: i64) -> Change {
+        let id = UserId::parse("u1").unwrap();
+        Change::upsert(
+            Profile {
+                id,
+                name: None,
+                email: None,
+                created_at: None,
+                raw_json: serde_json::json!({"id": "u1"}),
+            },
+            Version::from_unix_seconds(v).unwrap(),
+        )
+    }
+
+    fn delete(v: i64) -> Change {
+        Change::delete(
+            UserId::parse("u1").unwrap(),
+            Version::from_unix_seconds(v).unwrap(),
+            serde_json::json!({"id": "u1"}),
+        )
+    }
+
+    #[test]
+    fn user_id_rejects_empty_long_and_control() {
+        assert!(UserId::parse("").is_none());
+        assert!(UserId::parse(&"a".repeat(256)).is_none());
+        assert!(UserId::parse("a\nb").is_none());
+        assert_eq!(UserId::parse("user_2x").unwrap().as_str(), "user_2x");
+    }
+
+    #[test]
+    fn newer_version_wins_and_delete_wins_a_tie() {
+        assert!(upsert(2).supersedes(&upsert(1)));
+        assert!(!upsert(1).supersedes(&upsert(2)));
+        assert!(delete(1).supersedes(&upsert(1)));
+        assert!(!upsert(1).supersedes(&delete(1)));
+        assert!(upsert(1).supersedes(&upsert(1)));
+        assert!(!upsert(1).supersedes(&delete(2)));
+    }
+}

@@ -1,0 +1,14 @@
+//! Domain types shared by every part of idsync.
+//!
+//! Every way a user change can arrive (webhook, backfill, reconcile, sign-in)
+//! is turned into a [`Change`] and handed to the applier; nothing else writes
+//! the users table. The types here are "parse, don't validate": once a value
+//! exists it is valid.
+
+mod change;
+mod ident;
+mod secret;
+
+pub use change::{Change, ChangeKind, Profile, UserId, Version};
+pub use ident::{ConnectionName, IdentError, SqlIdent};
+pub use secret::Secret;

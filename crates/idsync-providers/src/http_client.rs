@@ -1,0 +1,127 @@
+//! What every provider list API call shares: rate limits honoured through
+//! `Retry-After`, transient failures retried with backoff, errors that say
+//! what to fix.
+
+use std::time::Duration;
+
+use reqwest::{RequestBuilder, Response, StatusCode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("provider API unreachable at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("provider API refused the credentials (HTTP {status}): {body}")]
+    Unauthorized { status: u16, body: String },
+    #[error("provider API answered HTTP {status}: {body}")]
+    Status { status: u16, body: String },
+    #[error("provider API answered an unexpected body: {0}")]
+    Body(String),
+    #[error("still rate-limited after {0} retries")]
+    RateLimited(u32),
+}
+
+/// How hard to retry before giving up.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Retries of a 5xx or network error.
+    pub transient_retries: u32,
+    /// First backoff; doubles each retry.
+    pub backoff: Duration,
+    /// Waits on 429 before giving up.
+    pub rate_limit_retries: u32,
+    /// Longest single wait on a `Retry-After`.
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            transient_retries: 4,
+            backoff: Duration::from_millis(500),
+            rate_limit_retries: 100,
+            max_wait: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Sends the request built by `make` until it succeeds or the policy gives
+/// up. `make` is called once per attempt.
+pub(crate) async fn send(
+    policy: &RetryPolicy,
+    url: &str,
+    make: impl Fn() -> RequestBuilder,
+) -> Result<Response, ApiError> {
+    let mut transient = 0;
+    let mut limited = 0;
+    loop {
+        match make().send().await {
+            Ok(resp) if resp.status().is_success() => return Ok(resp),
+            Ok(resp) if resp.status() == StatusCode::TOO_MANY_REQUESTS => {
+                limited += 1;
+                if limited > policy.rate_limit_retries {
+                    return Err(ApiError::RateLimited(policy.rate_limit_retries));
+                }
+                let wait = retry_after(&resp).unwrap_or(Duration::from_secs(1)).min(policy.max_wait);
+                tracing::info!(url, wait_ms = wait.as_millis() as u64, "rate-limited by provider, waiting");
+                tokio::time::sleep(wait).await;
+            }
+            Ok(resp) if resp.status().is_server_error() && transient < policy.transient_retries => {
+                transient += 1;
+                let wait = policy.backoff * 2u32.saturating_pow(transient - 1);
+                tracing::warn!(url, status = resp.status().as_u16(), attempt = transient, "provider API error, retrying");
+                tokio::time::sleep(wait).await;
+            }
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let body = truncated(resp.text().await.unwrap_or_default());
+                return Err(if status == 401 || status == 403 {
+                    ApiError::Unauthorized { status, body }
+                } else {
+                    ApiError::Status { status, body }
+                });
+            }
+            Err(e) if transient < policy.transient_retries => {
+                transient += 1;
+                tracing::warn!(url, error = %e, attempt = transient, "provider API unreachable, retrying");
+                tokio::time::sleep(policy.backoff * 2u32.saturating_pow(transient - 1)).await;
+            }
+            Err(e) => {
+                return Err(ApiError::Unreachable {
+                    url: url.to_owned(),
+                    reason: e.without_url().to_string(),
+                });
+            }
+        }
+    }
+}
+
+/// `Retry-After` in seconds (the form Clerk and Stack Auth send).
+fn retry_after(resp: &Response) -> Option<Duration> {
+    let raw = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    raw.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+}
+
+fn truncated(mut body: String) -> String {
+    const MAX: usize = 300;
+    if body.len() > MAX {
+        let mut end = MAX;
+        while !body.is_char_boundary(end) {
+            end -= 1;
+        }
+        body.truncate(end);
+        body.push('…');
+    }
+    body
+}
+
+pub(crate) fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .user_agent(concat!("idsync/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+pub(crate) async fn json(resp: Response) -> Result<serde_json::Value, ApiError> {
+    resp.json().await.map_err(|e| ApiError::Body(e.to_string()))
+}

@@ -1,0 +1,17 @@
+//! Provider adapters: bytes in, [`Change`](idsync_core::Change)s out.
+//!
+//! - [`svix`]: signature verification shared by Stack Auth and Clerk.
+//! - [`stack_auth`], [`clerk`]: decode each provider's webhook events and
+//!   user objects; list users through its API.
+//! - [`http_client`]: rate-limit and retry handling common to list APIs.
+//!
+//! Adapters know nothing of SQL; the applier knows nothing of providers.
+
+pub mod clerk;
+mod http_client;
+mod provider;
+pub mod stack_auth;
+pub mod svix;
+
+pub use http_client::{ApiError, RetryPolicy};
+pub use provider::{Decoded, DecodeError, Page, Provider, ProviderKind, UnknownProvider};

@@ -1,0 +1,187 @@
+//! Stack Auth: webhook events and the server-side users API.
+//!
+//! Webhook bodies are `{type, data}` with no timestamp of their own, so an
+//! event's version is the Svix message's creation time. The user object
+//! has no update time either: a listed user's version is the time the page
+//! was fetched (the state observed then).
+
+use chrono::DateTime;
+use idsync_core::{Change, Profile, Secret, Version};
+use serde_json::Value;
+
+use crate::provider::{envelope, opt_str, user_id};
+use crate::svix::WebhookMeta;
+use crate::{ApiError, Decoded, DecodeError, Page, RetryPolicy, http_client};
+
+pub const DEFAULT_API_URL: &str = "https://api.stack-auth.com";
+/// Users per list request.
+pub const PAGE_SIZE: u32 = 200;
+
+pub fn decode_webhook(meta: &WebhookMeta, body: &[u8]) -> Result<Decoded, DecodeError> {
+    let (event_type, value) = envelope(body)?;
+    let data = value.get("data").filter(|d| d.is_object()).ok_or(DecodeError::NotAnObject);
+    let version = meta.created().ok_or(DecodeError::MissingVersion)?;
+    let change = match event_type.as_str() {
+        "user.created" | "user.updated" => Change::upsert(profile(data?)?, version),
+        "user.deleted" => {
+            let data = data?;
+            Change::delete(user_id(data)?, version, data.clone())
+        }
+        _ => return Ok(Decoded::Ignored { event_type }),
+    };
+    Ok(Decoded::Change { event_type, change })
+}
+
+/// Maps a Stack Auth server user object to the table's columns.
+pub fn profile(user: &Value) -> Result<Profile, DecodeError> {
+    Ok(Profile {
+        id: user_id(user)?,
+        name: opt_str(user, "display_name"),
+        email: opt_str(user, "primary_email"),
+        created_at: user
+            .get("signed_up_at_millis")
+            .and_then(Value::as_i64)
+            .and_then(DateTime::from_timestamp_millis),
+        raw_json: user.clone(),
+    })
+}
+
+/// Client of `GET /api/v1/users` with server access.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    users_url: String,
+    project_id: String,
+    key: Secret,
+    retry: RetryPolicy,
+}
+
+impl Client {
+    pub fn new(api_url: &str, project_id: &str, key: Secret, retry: RetryPolicy) -> Self {
+        Self {
+            http: http_client::client(),
+            users_url: format!("{}/api/v1/users", api_url.trim_end_matches('/')),
+            project_id: project_id.to_owned(),
+            key,
+            retry,
+        }
+    }
+
+    /// One page in sign-up order, anonymous users included. The cursor is
+    /// a user id and inclusive: it is the first user of the next page.
+    pub async fn list_page(&self, cursor: Option<&Value>) -> Result<Page, ApiError> {
+        let limit = PAGE_SIZE.to_string();
+        let mut query = vec![
+            ("limit", limit.as_str()),
+            ("order_by", "signed_up_at"),
+            ("desc", "false"),
+            ("include_anonymous", "true"),
+        ];
+        let cursor = cursor.and_then(Value::as_str);
+        if let Some(c) = cursor {
+            query.push(("cursor", c));
+        }
+        let resp = http_client::send(&self.retry, &self.users_url, || {
+            self.http
+                .get(&self.users_url)
+                .query(&query)
+                .header("X-Stack-Access-Type", "server")
+                .header("X-Stack-Project-Id", &self.project_id)
+                .header("X-Stack-Secret-Server-Key", self.key.expose())
+        })
+        .await?;
+        let fetched = Version::now();
+        let body = http_client::json(resp).await?;
+        let items = body
+            .get("items")
+            .and_then(Value::as_array)
+            .ok_or_else(|| ApiError::Body("no items array".to_owned()))?;
+        let changes = items
+            .iter()
+            .map(|u| profile(u).map(|p| Change::upsert(p, fetched)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ApiError::Body(e.to_string()))?;
+        let next = body
+            .pointer("/pagination/next_cursor")
+            .and_then(Value::as_str)
+            .map(|s| Value::String(s.to_owned()));
+        Ok(Page { changes, next })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn meta() -> WebhookMeta {
+        WebhookMeta {
+            message_id: "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk".into(),
+            timestamp: 1_649_367_560,
+        }
+    }
+
+    #[test]
+    fn decodes_user_created_from_documented_payload() {
+        let body = json!({
+            "type": "user.created",
+            "data": {
+                "id": "3241a285-8329-4d69-8f3d-316e08cf140c",
+                "primary_email": "john.doe@example.com",
+                "primary_email_verified": true,
+                "primary_email_auth_enabled": true,
+                "display_name": "John Doe",
+                "selected_team": null,
+                "selected_team_id": null,
+                "profile_image_url": null,
+                "signed_up_at_millis": 1_630_000_000_000_i64,
+                "has_password": true,
+                "otp_auth_enabled": false,
+                "passkey_auth_enabled": false,
+                "client_metadata": {},
+                "client_read_only_metadata": {},
+                "server_metadata": {},
+                "last_active_at_millis": 1_630_000_000_000_i64,
+                "is_anonymous": false,
+                "oauth_providers": []
+            }
+        });
+        let decoded = decode_webhook(&meta(), body.to_string().as_bytes()).unwrap();
+        let Decoded::Change { event_type, change } = decoded else { panic!("ignored") };
+        assert_eq!(event_type, "user.created");
+        assert_eq!(change.user_id.as_str(), "3241a285-8329-4d69-8f3d-316e08cf140c");
+        assert_eq!(change.version.at().timestamp(), 1_649_367_553);
+        let idsync_core::ChangeKind::Upsert(p) = change.kind else { panic!("not upsert") };
+        assert_eq!(p.name.as_deref(), Some("John Doe"));
+        assert_eq!(p.email.as_deref(), Some("john.doe@example.com"));
+        assert_eq!(p.created_at.unwrap().timestamp(), 1_630_000_000);
+        assert_eq!(p.raw_json, body["data"]);
+    }
+
+    #[test]
+    fn decodes_user_updated_with_missing_name_and_email() {
+        let body = json!({"type": "user.updated", "data": {"id": "u1", "display_name": null, "primary_email": null, "is_anonymous": true}});
+        let Decoded::Change { change, .. } = decode_webhook(&meta(), body.to_string().as_bytes()).unwrap() else { panic!() };
+        let idsync_core::ChangeKind::Upsert(p) = change.kind else { panic!() };
+        assert_eq!((p.name, p.email, p.created_at), (None, None, None));
+    }
+
+    #[test]
+    fn decodes_user_deleted() {
+        let body = json!({"type": "user.deleted", "data": {"id": "u1", "teams": [{"id": "t1"}]}});
+        let Decoded::Change { change, .. } = decode_webhook(&meta(), body.to_string().as_bytes()).unwrap() else { panic!() };
+        assert!(change.is_delete());
+        assert_eq!(change.user_id.as_str(), "u1");
+    }
+
+    #[test]
+    fn ignores_other_events_and_rejects_bad_bodies() {
+        let team = json!({"type": "team.created", "data": {"id": "t1"}});
+        assert!(matches!(decode_webhook(&meta(), team.to_string().as_bytes()).unwrap(), Decoded::Ignored { .. }));
+        assert!(matches!(decode_webhook(&meta(), b"{not json"), Err(DecodeError::Json(_))));
+        let no_id = json!({"type": "user.updated", "data": {"display_name": "x"}});
+        assert_eq!(decode_webhook(&meta(), no_id.to_string().as_bytes()), Err(DecodeError::MissingUserId));
+        let no_data = json!({"type": "user.deleted"});
+        assert_eq!(decode_webhook(&meta(), no_data.to_string().as_bytes()), Err(DecodeError::NotAnObject));
+    }
+}

@@ -1,0 +1,67 @@
+//! Background work inside `serve`: a first backfill for connections that
+//! never completed one, a reconcile every `reconcile_interval`, and pruning
+//! of the delivery log. Jobs take the connection's advisory lock; a replica
+//! that finds it taken skips the round.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use idsync_sync::{JobTarget, LogProgress, SyncError};
+use tokio::task::JoinSet;
+
+use crate::{AppState, ConnectionRuntime};
+
+/// How long delivery records (and so redelivery de-duplication) are kept.
+pub const DELIVERY_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Starts the background jobs; they stop when the set is dropped.
+pub fn spawn(state: &AppState) -> JoinSet<()> {
+    let mut set = JoinSet::new();
+    for conn in state.connections.values() {
+        set.spawn(connection_jobs(state.clone(), Arc::clone(conn)));
+    }
+    let pool = state.pool.clone();
+    set.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match idsync_store::deliveries::prune(&pool, DELIVERY_RETENTION).await {
+                Ok(n) if n > 0 => tracing::info!(pruned = n, "pruned old delivery records"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not prune delivery records"),
+            }
+        }
+    });
+    set
+}
+
+async fn connection_jobs(state: AppState, conn: Arc<ConnectionRuntime>) {
+    let name = conn.name.to_string();
+    let target = JobTarget {
+        pool: &state.pool,
+        connection: &name,
+        table: &conn.table,
+        provider: &conn.provider,
+    };
+    let progress = LogProgress::new(&name);
+    match idsync_store::runs::has_completed_backfill(&state.pool, &name).await {
+        Ok(false) => report("backfill", idsync_sync::backfill(target, &progress).await),
+        Ok(true) => {}
+        Err(e) => tracing::warn!(connection = name, error = %e, "could not check backfill state"),
+    }
+    let Some(every) = conn.reconcile_interval else {
+        return;
+    };
+    loop {
+        tokio::time::sleep(every).await;
+        report("reconcile", idsync_sync::reconcile(target, &progress).await);
+    }
+}
+
+fn report(job: &str, result: Result<idsync_sync::JobReport, SyncError>) {
+    match result {
+        Ok(r) => tracing::info!(job, run_id = r.run_id, ?r.counts, "job completed"),
+        Err(SyncError::Busy(c)) => tracing::info!(job, connection = c, "skipped: another replica runs it"),
+        Err(e) => tracing::warn!(job, error = %e, "job failed; will retry next round"),
+    }
+}

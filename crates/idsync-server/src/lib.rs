@@ -1,0 +1,23 @@
+//! idsync's HTTP side: `POST /webhooks/{connection}`, `GET /healthz`,
+//! `GET /readyz`, and the background jobs `serve` runs (first backfill,
+//! periodic reconcile, delivery-log pruning).
+
+mod error;
+mod health;
+pub mod jobs;
+mod state;
+mod webhooks;
+
+pub use state::{AppState, ConnectionRuntime};
+
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(webhooks::router())
+        .merge(health::router())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

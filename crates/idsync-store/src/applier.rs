@@ -1,0 +1,173 @@
+//! Group commit for webhook deliveries.
+//!
+//! Each connection has one applier task. Requests queue on a channel; the
+//! task takes everything waiting (up to [`MAX_BATCH`]), claims the message
+//! ids, applies the changes in one statement and commits once, then answers
+//! every request of the batch. Under load, batches grow by themselves while
+//! the previous commit is in flight; idle, a request is applied at once.
+
+use idsync_core::Change;
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::apply::{Outcome, apply_changes};
+use crate::{StoreError, UsersTable, deliveries};
+
+/// Largest batch in one transaction: bounds statement size and latency.
+pub const MAX_BATCH: usize = 1000;
+
+/// One delivered message: its provider id, its event type, and the change
+/// it carries (`None` for an event type idsync ignores).
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub message_id: String,
+    pub event_type: String,
+    pub change: Option<Change>,
+}
+
+/// Why a delivery could not be applied. Cloned to every request of a
+/// failed batch.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApplyError {
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("could not apply change: {0}")]
+    Failed(String),
+}
+
+impl From<StoreError> for ApplyError {
+    fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            Self::Unavailable(e.to_string())
+        } else {
+            Self::Failed(e.to_string())
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<Outcome, ApplyError>>;
+
+/// Handle to a connection's applier task. Cheap to clone.
+#[derive(Clone)]
+pub struct Applier {
+    sender: mpsc::Sender<(Delivery, Reply)>,
+}
+
+impl Applier {
+    /// Starts the task. It ends when every handle is dropped, after
+    /// finishing the batch in hand.
+    pub fn spawn(pool: PgPool, connection: String, table: UsersTable) -> Self {
+        let (sender, receiver) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(run(pool, connection, table, receiver));
+        Self { sender }
+    }
+
+    /// Applies `delivery` and waits until it is committed.
+    pub async fn submit(&self, delivery: Delivery) -> Result<Outcome, ApplyError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send((delivery, reply))
+            .await
+            .map_err(|_| ApplyError::Failed("applier stopped".to_owned()))?;
+        answer
+            .await
+            .map_err(|_| ApplyError::Failed("applier stopped".to_owned()))?
+    }
+}
+
+async fn run(
+    pool: PgPool,
+    connection: String,
+    table: UsersTable,
+    mut receiver: mpsc::Receiver<(Delivery, Reply)>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (items, replies): (Vec<Delivery>, Vec<Reply>) = batch.drain(..).unzip();
+        let size = items.len();
+        let result = apply_batch(&pool, &connection, &table, &items).await;
+        match result {
+            Ok(outcomes) => {
+                tracing::debug!(connection, size, "batch committed");
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                let e = ApplyError::from(e);
+                tracing::warn!(connection, size, error = %e, "batch failed");
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Claims, applies and commits one batch; returns one outcome per delivery.
+pub async fn apply_batch(
+    pool: &PgPool,
+    connection: &str,
+    table: &UsersTable,
+    items: &[Delivery],
+) -> Result<Vec<Outcome>, StoreError> {
+    let mut tx = pool.begin().await?;
+
+    // The first copy of a message id in the batch is the candidate; later
+    // copies are duplicates whatever the database says.
+    let mut first_index = std::collections::HashMap::new();
+    for (i, d) in items.iter().enumerate() {
+        first_index.entry(d.message_id.as_str()).or_insert(i);
+    }
+    let candidates: Vec<usize> = items
+        .iter()
+        .enumerate()
+        .filter(|(i, d)| first_index.get(d.message_id.as_str()) == Some(i))
+        .map(|(i, _)| i)
+        .collect();
+    let ids: Vec<String> = candidates.iter().map(|&i| items[i].message_id.clone()).collect();
+    let types: Vec<String> = candidates.iter().map(|&i| items[i].event_type.clone()).collect();
+    let users: Vec<Option<String>> = candidates
+        .iter()
+        .map(|&i| items[i].change.as_ref().map(|c| c.user_id.to_string()))
+        .collect();
+    let fresh: std::collections::HashSet<String> =
+        deliveries::claim(&mut tx, connection, &ids, &types, &users)
+            .await?
+            .into_iter()
+            .collect();
+
+    let mut outcomes = vec![Outcome::Duplicate; items.len()];
+    let mut to_apply = Vec::new();
+    let mut applied_index = Vec::new();
+    for &i in &candidates {
+        if !fresh.contains(&items[i].message_id) {
+            continue;
+        }
+        match &items[i].change {
+            Some(change) => {
+                to_apply.push(change.clone());
+                applied_index.push(i);
+            }
+            None => outcomes[i] = Outcome::Ignored,
+        }
+    }
+    let applied = apply_changes(&mut tx, table, &to_apply).await?;
+    for (i, outcome) in applied_index.into_iter().zip(applied) {
+        outcomes[i] = outcome;
+    }
+
+    let fresh_ids: Vec<String> = candidates
+        .iter()
+        .filter(|&&i| fresh.contains(&items[i].message_id))
+        .map(|&i| items[i].message_id.clone())
+        .collect();
+    let fresh_outcomes: Vec<&str> = candidates
+        .iter()
+        .filter(|&&i| fresh.contains(&items[i].message_id))
+        .map(|&i| outcomes[i].as_str())
+        .collect();
+    deliveries::set_outcomes(&mut tx, connection, &fresh_ids, &fresh_outcomes).await?;
+    tx.commit().await?;
+    Ok(outcomes)
+}

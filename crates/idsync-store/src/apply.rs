@@ -1,0 +1,235 @@
+//! The versioned batch upsert: the only code that writes a users table.
+//!
+//! One statement per batch (`INSERT ... SELECT FROM UNNEST ... ON CONFLICT`),
+//! whose `WHERE` clause carries the correctness rules:
+//! - an upsert applies when its version is newer than the row's, or equal
+//!   to it while the row is not deleted (a delete wins a tie);
+//! - an upsert whose content equals the row is not written (no churn);
+//! - a delete applies when its version is not older; it keeps the last
+//!   profile and the first `deleted_at`;
+//! - a delete of a user never seen inserts a tombstone, so a stale create
+//!   delivered later cannot bring the user back.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use idsync_core::{Change, ChangeKind};
+use sqlx::{PgConnection, Row};
+
+use crate::{StoreError, UsersTable};
+
+/// What happened to one change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A new row.
+    Inserted,
+    /// An existing row took the change.
+    Updated,
+    /// The user was marked deleted (or a tombstone inserted).
+    Deleted,
+    /// The row already had this content; nothing written.
+    Unchanged,
+    /// The row holds a newer version; the change was dropped.
+    Stale,
+    /// The same delivery was seen before; nothing done.
+    Duplicate,
+    /// An event type idsync does not handle; acknowledged and dropped.
+    Ignored,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inserted => "inserted",
+            Self::Updated => "updated",
+            Self::Deleted => "deleted",
+            Self::Unchanged => "unchanged",
+            Self::Stale => "stale",
+            Self::Duplicate => "duplicate",
+            Self::Ignored => "ignored",
+        }
+    }
+
+    /// Whether the users table was written.
+    pub fn wrote(self) -> bool {
+        matches!(self, Self::Inserted | Self::Updated | Self::Deleted)
+    }
+}
+
+/// The changes of one batch after keeping, per user, only the one that wins
+/// under the versioning rules, so one statement never touches a row twice.
+struct Reduced {
+    winners: Vec<Change>,
+    /// For each winner, the index of the input it came from.
+    source: Vec<usize>,
+    /// For each input, the index of its user's winner.
+    slot_of: Vec<usize>,
+}
+
+fn reduce(changes: &[Change]) -> Reduced {
+    let mut reduced = Reduced {
+        winners: Vec::new(),
+        source: Vec::new(),
+        slot_of: Vec::with_capacity(changes.len()),
+    };
+    let mut by_user: HashMap<&str, usize> = HashMap::new();
+    for (index, change) in changes.iter().enumerate() {
+        match by_user.get(change.user_id.as_str()) {
+            Some(&slot) => {
+                let current = &reduced.winners[slot];
+                if change.supersedes(current) {
+                    let mut next = change.clone();
+                    // A delete keeps the profile it replaces, as the table would.
+                    if let (ChangeKind::Delete { raw_json }, ChangeKind::Upsert(p)) =
+                        (&mut next.kind, &current.kind)
+                    {
+                        *raw_json = p.raw_json.clone();
+                    }
+                    reduced.winners[slot] = next;
+                    reduced.source[slot] = index;
+                }
+                reduced.slot_of.push(slot);
+            }
+            None => {
+                by_user.insert(change.user_id.as_str(), reduced.winners.len());
+                reduced.slot_of.push(reduced.winners.len());
+                reduced.winners.push(change.clone());
+                reduced.source.push(index);
+            }
+        }
+    }
+    reduced
+}
+
+/// Applies `changes` in one statement on `conn` (the caller owns the
+/// transaction). Returns one outcome per input, in order; changes that lost
+/// to a newer one of the same batch are `Stale`.
+pub async fn apply_changes(
+    conn: &mut PgConnection,
+    table: &UsersTable,
+    changes: &[Change],
+) -> Result<Vec<Outcome>, StoreError> {
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Reduced {
+        winners,
+        source,
+        slot_of,
+    } = reduce(changes);
+
+    let n = winners.len();
+    let mut raw = Vec::with_capacity(n);
+    let mut ids = Vec::with_capacity(n);
+    let mut names: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut emails: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut created: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(n);
+    let mut versions = Vec::with_capacity(n);
+    let mut deleted: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(n);
+    for change in &winners {
+        ids.push(change.user_id.as_str().to_owned());
+        versions.push(change.version.at());
+        match &change.kind {
+            ChangeKind::Upsert(p) => {
+                raw.push(p.raw_json.clone());
+                names.push(p.name.clone());
+                emails.push(p.email.clone());
+                created.push(p.created_at);
+                deleted.push(None);
+            }
+            ChangeKind::Delete { raw_json } => {
+                raw.push(raw_json.clone());
+                names.push(None);
+                emails.push(None);
+                created.push(None);
+                deleted.push(Some(change.version.at()));
+            }
+        }
+    }
+
+    let sql = format!(
+        r#"INSERT INTO {t} AS t (raw_json, id, name, email, created_at, updated_at, deleted_at)
+SELECT * FROM UNNEST($1::jsonb[], $2::text[], $3::text[], $4::text[],
+                     $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])
+ON CONFLICT (id) DO UPDATE SET
+    raw_json   = CASE WHEN EXCLUDED.deleted_at IS NULL THEN EXCLUDED.raw_json ELSE t.raw_json END,
+    name       = CASE WHEN EXCLUDED.deleted_at IS NULL THEN EXCLUDED.name ELSE t.name END,
+    email      = CASE WHEN EXCLUDED.deleted_at IS NULL THEN EXCLUDED.email ELSE t.email END,
+    created_at = CASE WHEN EXCLUDED.deleted_at IS NULL THEN EXCLUDED.created_at ELSE t.created_at END,
+    updated_at = EXCLUDED.updated_at,
+    deleted_at = CASE WHEN EXCLUDED.deleted_at IS NULL THEN NULL
+                      ELSE coalesce(t.deleted_at, EXCLUDED.deleted_at) END
+WHERE CASE WHEN EXCLUDED.deleted_at IS NULL THEN
+        (t.updated_at IS NULL OR t.updated_at < EXCLUDED.updated_at
+            OR (t.updated_at = EXCLUDED.updated_at AND t.deleted_at IS NULL))
+        AND (t.deleted_at IS NOT NULL
+            OR (t.raw_json, t.name, t.email, t.created_at)
+               IS DISTINCT FROM (EXCLUDED.raw_json, EXCLUDED.name, EXCLUDED.email, EXCLUDED.created_at))
+      ELSE
+        (t.updated_at IS NULL OR t.updated_at < EXCLUDED.updated_at
+            OR (t.updated_at = EXCLUDED.updated_at AND t.deleted_at IS NULL))
+      END
+RETURNING id, (xmax = 0) AS inserted"#,
+        t = table.qualified()
+    );
+    let written = sqlx::query(&sql)
+        .bind(&raw)
+        .bind(&ids)
+        .bind(&names)
+        .bind(&emails)
+        .bind(&created)
+        .bind(&versions)
+        .bind(&deleted)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut written_by_id: HashMap<String, bool> = HashMap::with_capacity(written.len());
+    for row in written {
+        written_by_id.insert(row.try_get("id")?, row.try_get("inserted")?);
+    }
+
+    // Tell "stale" from "unchanged" for the rows left alone.
+    let untouched: Vec<String> = ids
+        .iter()
+        .filter(|id| !written_by_id.contains_key(*id))
+        .cloned()
+        .collect();
+    let mut current_version: HashMap<String, Option<DateTime<Utc>>> = HashMap::new();
+    if !untouched.is_empty() {
+        let rows = sqlx::query(&format!(
+            "SELECT id, updated_at FROM {} WHERE id = ANY($1)",
+            table.qualified()
+        ))
+        .bind(&untouched)
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in rows {
+            current_version.insert(row.try_get("id")?, row.try_get("updated_at")?);
+        }
+    }
+
+    let winner_outcomes: Vec<Outcome> = winners
+        .iter()
+        .map(|change| match written_by_id.get(change.user_id.as_str()) {
+            Some(_) if change.is_delete() => Outcome::Deleted,
+            Some(true) => Outcome::Inserted,
+            Some(false) => Outcome::Updated,
+            None => match current_version.get(change.user_id.as_str()) {
+                Some(Some(v)) if *v > change.version.at() => Outcome::Stale,
+                _ => Outcome::Unchanged,
+            },
+        })
+        .collect();
+
+    Ok(slot_of
+        .iter()
+        .enumerate()
+        .map(|(index, &slot)| {
+            if source[slot] == index {
+                winner_outcomes[slot]
+            } else {
+                Outcome::Stale
+            }
+        })
+        .collect())
+}

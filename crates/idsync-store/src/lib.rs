@@ -1,0 +1,41 @@
+//! idsync's Postgres side.
+//!
+//! - [`migrate`]: the bookkeeping schema (`idsync`) and each connection's
+//!   users table, created idempotently under an advisory lock.
+//! - [`apply`]: the versioned batch upsert, the only code that writes a
+//!   users table.
+//! - [`applier`]: group commit for concurrent webhook requests.
+//! - [`deliveries`], [`runs`], [`errors`]: bookkeeping read by `status`.
+//! - [`lock`]: per-connection advisory locks for once-at-a-time jobs.
+
+pub mod applier;
+pub mod apply;
+pub mod deliveries;
+mod error;
+pub mod errors;
+pub mod lock;
+pub mod migrate;
+pub mod runs;
+pub mod status;
+mod table;
+
+pub use error::StoreError;
+pub use table::UsersTable;
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+pub use sqlx::PgPool;
+
+/// Opens a pool. The acquire timeout is short on purpose: when the database
+/// is down a webhook must get its 503 well within the provider's 15 s limit.
+pub async fn connect(database_url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
+    let options: PgConnectOptions = database_url
+        .parse()
+        .map_err(|e: sqlx::Error| StoreError::BadUrl(e.to_string()))?;
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy_with(options.application_name("idsync"));
+    Ok(pool)
+}

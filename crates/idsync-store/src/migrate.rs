@@ -1,0 +1,219 @@
+//! Schema setup. Safe to run from several replicas at once: everything runs
+//! in one transaction holding a transaction-scoped advisory lock, and every
+//! statement is idempotent.
+
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::{StoreError, UsersTable};
+
+/// Advisory lock key serialising migrations across replicas ("idsy").
+const MIGRATION_LOCK: i64 = 0x6964_7379;
+
+/// The bookkeeping schema's migrations, applied in order, each once.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE idsync.deliveries (
+    connection  text NOT NULL,
+    message_id  text NOT NULL,
+    event_type  text NOT NULL,
+    user_id     text,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    outcome     text NOT NULL,
+    PRIMARY KEY (connection, message_id)
+);
+CREATE INDEX deliveries_recent_idx ON idsync.deliveries (connection, received_at DESC);
+
+CREATE TABLE idsync.sync_runs (
+    id          bigserial PRIMARY KEY,
+    connection  text NOT NULL,
+    kind        text NOT NULL CHECK (kind IN ('backfill', 'reconcile')),
+    status      text NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
+    started_at  timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    cursor      jsonb,
+    pages       bigint NOT NULL DEFAULT 0,
+    seen        bigint NOT NULL DEFAULT 0,
+    added       bigint NOT NULL DEFAULT 0,
+    updated     bigint NOT NULL DEFAULT 0,
+    deleted     bigint NOT NULL DEFAULT 0,
+    unchanged   bigint NOT NULL DEFAULT 0,
+    error       text
+);
+CREATE INDEX sync_runs_recent_idx ON idsync.sync_runs (connection, kind, id DESC);
+
+CREATE TABLE idsync.errors (
+    id          bigserial PRIMARY KEY,
+    connection  text NOT NULL,
+    at          timestamptz NOT NULL DEFAULT now(),
+    source      text NOT NULL,
+    message     text NOT NULL
+);
+CREATE INDEX errors_recent_idx ON idsync.errors (connection, id DESC);
+"#];
+
+/// Creates or upgrades the bookkeeping schema and every users table.
+pub async fn migrate(pool: &PgPool, tables: &[UsersTable]) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    migrate_bookkeeping(&mut tx).await?;
+    for table in tables {
+        ensure_users_table(&mut tx, table).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn migrate_bookkeeping(tx: &mut Transaction<'_, Postgres>) -> Result<(), StoreError> {
+    sqlx::raw_sql(
+        "CREATE SCHEMA IF NOT EXISTS idsync;
+         CREATE TABLE IF NOT EXISTS idsync.migrations (
+             version    integer PRIMARY KEY,
+             applied_at timestamptz NOT NULL DEFAULT now()
+         );",
+    )
+    .execute(&mut **tx)
+    .await?;
+    let applied: i32 =
+        sqlx::query_scalar("SELECT coalesce(max(version), 0) FROM idsync.migrations")
+            .fetch_one(&mut **tx)
+            .await?;
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let version = i32::try_from(index + 1).unwrap_or(i32::MAX);
+        if version <= applied {
+            continue;
+        }
+        sqlx::raw_sql(sql).execute(&mut **tx).await?;
+        sqlx::query("INSERT INTO idsync.migrations (version) VALUES ($1)")
+            .bind(version)
+            .execute(&mut **tx)
+            .await?;
+        tracing::info!(version, "applied bookkeeping migration");
+    }
+    Ok(())
+}
+
+/// The version the code expects; `readyz` compares it with the database.
+pub fn expected_version() -> i32 {
+    i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX)
+}
+
+/// Whether the bookkeeping schema is at the expected version and every
+/// users table exists.
+pub async fn is_migrated(pool: &PgPool, tables: &[UsersTable]) -> Result<bool, StoreError> {
+    let version: Option<i32> = sqlx::query_scalar(
+        "SELECT CASE WHEN to_regclass('idsync.migrations') IS NULL THEN NULL
+                ELSE (SELECT max(version) FROM idsync.migrations) END",
+    )
+    .fetch_one(pool)
+    .await?;
+    if version != Some(expected_version()) {
+        return Ok(false);
+    }
+    for table in tables {
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(table.qualified())
+            .fetch_one(pool)
+            .await?;
+        if !exists {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Columns the users table must have: (name, information_schema data_type).
+const REQUIRED_COLUMNS: &[(&str, &str)] = &[
+    ("raw_json", "jsonb"),
+    ("id", "text"),
+    ("name", "text"),
+    ("email", "text"),
+    ("created_at", "timestamp with time zone"),
+    ("updated_at", "timestamp with time zone"),
+    ("deleted_at", "timestamp with time zone"),
+];
+
+async fn ensure_users_table(
+    tx: &mut Transaction<'_, Postgres>,
+    table: &UsersTable,
+) -> Result<(), StoreError> {
+    let existing: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT column_name::text, data_type::text, is_generated::text, is_nullable::text, column_default::text
+           FROM information_schema.columns
+          WHERE table_schema = $1 AND table_name = $2",
+    )
+    .bind(table.schema.as_str())
+    .bind(table.table.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+
+    if existing.is_empty() {
+        let qualified = table.qualified();
+        let index = format!("\"{}_deleted_at_idx\"", table.table);
+        sqlx::raw_sql(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema};
+             CREATE TABLE {qualified} (
+                 raw_json   jsonb NOT NULL,
+                 id         text PRIMARY KEY,
+                 name       text,
+                 email      text,
+                 created_at timestamptz,
+                 updated_at timestamptz,
+                 deleted_at timestamptz
+             );
+             CREATE INDEX IF NOT EXISTS {index} ON {qualified} (deleted_at);",
+            schema = table.schema.quoted(),
+        ))
+        .execute(&mut **tx)
+        .await?;
+        tracing::info!(%table, "created users table");
+        return Ok(());
+    }
+
+    let mut problems = Vec::new();
+    for (name, data_type) in REQUIRED_COLUMNS {
+        match existing.iter().find(|c| c.0 == *name) {
+            None => problems.push(format!("column {name} is missing")),
+            Some((_, actual, generated, _, _)) => {
+                if actual != data_type {
+                    problems.push(format!("column {name} is {actual}, expected {data_type}"));
+                }
+                if generated != "NEVER" {
+                    problems.push(format!(
+                        "column {name} is a generated column; idsync writes it itself"
+                    ));
+                }
+            }
+        }
+    }
+    for (name, _, _, nullable, default) in &existing {
+        let known = REQUIRED_COLUMNS.iter().any(|(n, _)| n == name);
+        if !known && nullable == "NO" && default.is_none() {
+            problems.push(format!(
+                "extra column {name} is NOT NULL without a default, so idsync cannot insert rows"
+            ));
+        }
+    }
+    let id_is_key: bool = sqlx::query_scalar(
+        "SELECT EXISTS (
+             SELECT 1 FROM pg_index i
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+              WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indnatts = 1
+                AND a.attname = 'id')",
+    )
+    .bind(table.qualified())
+    .fetch_one(&mut **tx)
+    .await?;
+    if !id_is_key {
+        problems.push("column id is not the primary key (or a unique key)".to_owned());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::IncompatibleTable {
+            table: table.to_string(),
+            problems: problems.join("; "),
+        })
+    }
+}

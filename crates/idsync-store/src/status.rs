@@ -1,0 +1,51 @@
+//! What `idsync status` shows for a connection.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::errors::ErrorRow;
+use crate::runs::{RunKind, RunRow};
+use crate::{StoreError, UsersTable, errors, runs};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConnectionStatus {
+    pub connection: String,
+    pub table: String,
+    pub active_users: i64,
+    pub deleted_users: i64,
+    pub last_webhook_at: Option<DateTime<Utc>>,
+    pub last_backfill: Option<RunRow>,
+    pub last_reconcile: Option<RunRow>,
+    pub recent_errors: Vec<ErrorRow>,
+}
+
+pub async fn connection_status(
+    pool: &PgPool,
+    connection: &str,
+    table: &UsersTable,
+) -> Result<ConnectionStatus, StoreError> {
+    let (active, deleted): (i64, i64) = sqlx::query_as(&format!(
+        "SELECT count(*) FILTER (WHERE deleted_at IS NULL),
+                count(*) FILTER (WHERE deleted_at IS NOT NULL)
+           FROM {}",
+        table.qualified()
+    ))
+    .fetch_one(pool)
+    .await?;
+    let last_webhook_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT max(received_at) FROM idsync.deliveries WHERE connection = $1",
+    )
+    .bind(connection)
+    .fetch_one(pool)
+    .await?;
+    Ok(ConnectionStatus {
+        connection: connection.to_owned(),
+        table: table.to_string(),
+        active_users: active,
+        deleted_users: deleted,
+        last_webhook_at,
+        last_backfill: runs::latest(pool, connection, RunKind::Backfill).await?,
+        last_reconcile: runs::latest(pool, connection, RunKind::Reconcile).await?,
+        recent_errors: errors::recent(pool, connection, 5).await?,
+    })
+}

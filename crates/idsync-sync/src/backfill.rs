@@ -1,0 +1,56 @@
+use idsync_store::apply::apply_changes;
+use idsync_store::lock::JobLock;
+use idsync_store::runs::{self, RunKind};
+
+use crate::{JobReport, JobTarget, Progress, SyncError, count, fail};
+
+/// Loads every user of the provider into the table, one page per
+/// transaction. The page's cursor is saved in the same transaction, so an
+/// interrupted backfill resumes after the last committed page: no gaps, and
+/// no page applied twice. Memory holds one page at a time.
+#[tracing::instrument(skip_all, fields(connection = target.connection))]
+pub async fn backfill(target: JobTarget<'_>, progress: &dyn Progress) -> Result<JobReport, SyncError> {
+    let lock = JobLock::try_acquire(target.pool, target.connection)
+        .await?
+        .ok_or_else(|| SyncError::Busy(target.connection.to_owned()))?;
+    let result = run(target, progress).await;
+    lock.release().await;
+    result
+}
+
+async fn run(target: JobTarget<'_>, progress: &dyn Progress) -> Result<JobReport, SyncError> {
+    let run = runs::start(target.pool, target.connection, RunKind::Backfill).await?;
+    let mut counts = run.counts();
+    let mut cursor = run.cursor.clone().filter(|c| !c.is_null());
+    if cursor.is_some() {
+        tracing::info!(run_id = run.id, pages = counts.pages, "resuming interrupted backfill");
+    }
+    let total = target.provider.total_users().await.unwrap_or(None);
+    progress.started("backfill", total, counts);
+    loop {
+        let page = match target.provider.list_page(cursor.as_ref()).await {
+            Ok(page) => page,
+            Err(e) => return Err(fail(target, run.id, "backfill", e.into()).await),
+        };
+        let step = async {
+            let mut tx = target.pool.begin().await?;
+            let outcomes = apply_changes(&mut tx, target.table, &page.changes).await?;
+            let c = count(&outcomes);
+            runs::record_page(&mut tx, run.id, page.next.as_ref(), c).await?;
+            tx.commit().await?;
+            Ok::<_, idsync_store::StoreError>(c)
+        };
+        match step.await {
+            Ok(c) => counts += c,
+            Err(e) => return Err(fail(target, run.id, "backfill", e.into()).await),
+        }
+        progress.page(counts);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    runs::finish(target.pool, run.id, None).await?;
+    progress.finished(counts);
+    Ok(JobReport { run_id: run.id, counts })
+}

@@ -1,0 +1,82 @@
+//! Jobs that read a provider's whole user list: [`backfill`] (first load,
+//! resumable) and [`reconcile`] (repair drift, including deletions no webhook
+//! announced). Both hold the connection's advisory lock, so across replicas
+//! at most one runs per connection.
+
+mod backfill;
+mod progress;
+mod reconcile;
+
+pub use backfill::backfill;
+pub use progress::{LogProgress, Progress};
+pub use reconcile::reconcile;
+
+use idsync_providers::{ApiError, Provider};
+use idsync_store::runs::RunCounts;
+use idsync_store::{PgPool, StoreError, UsersTable};
+
+/// What a job works on.
+#[derive(Clone, Copy)]
+pub struct JobTarget<'a> {
+    pub pool: &'a PgPool,
+    pub connection: &'a str,
+    pub table: &'a UsersTable,
+    pub provider: &'a Provider,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("another idsync process is already running a backfill or reconcile of {0}")]
+    Busy(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl From<sqlx::Error> for SyncError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// The result of a finished job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct JobReport {
+    pub run_id: i64,
+    pub counts: RunCounts,
+}
+
+/// Adds a page's outcomes to counters.
+fn count(outcomes: &[idsync_store::apply::Outcome]) -> RunCounts {
+    use idsync_store::apply::Outcome as O;
+    let mut c = RunCounts {
+        pages: 1,
+        seen: outcomes.len() as i64,
+        ..RunCounts::default()
+    };
+    for o in outcomes {
+        match o {
+            O::Inserted => c.added += 1,
+            O::Updated => c.updated += 1,
+            O::Deleted => c.deleted += 1,
+            O::Unchanged | O::Stale | O::Duplicate | O::Ignored => c.unchanged += 1,
+        }
+    }
+    c
+}
+
+/// Records a failed job on its run and in the connection's recent errors.
+async fn fail(target: JobTarget<'_>, run_id: i64, source: &str, error: SyncError) -> SyncError {
+    let message = error.to_string();
+    tracing::error!(connection = target.connection, run_id, error = %message, "{source} failed");
+    if let Err(e) = idsync_store::runs::finish(target.pool, run_id, Some(&message)).await {
+        tracing::warn!(error = %e, "could not record the failed run");
+    }
+    if let Err(e) =
+        idsync_store::errors::record(target.pool, target.connection, source, &message).await
+    {
+        tracing::warn!(error = %e, "could not record the error");
+    }
+    error
+}

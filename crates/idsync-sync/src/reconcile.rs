@@ -1,0 +1,104 @@
+use std::collections::HashSet;
+
+use idsync_core::{Change, UserId, Version};
+use idsync_store::apply::apply_changes;
+use idsync_store::lock::JobLock;
+use idsync_store::runs::{self, RunKind};
+use sqlx::Row;
+
+use crate::{JobReport, JobTarget, Progress, SyncError, count, fail};
+
+/// Rows soft-deleted per statement at the end of a pass.
+const DELETE_CHUNK: usize = 1000;
+
+/// Rows must be at least this much older than the pass to be deleted by it:
+/// some versions have one-second resolution (Stack Auth event times) and
+/// provider and database clocks differ a little.
+const MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+
+/// Lists every user, upserts what differs, then soft-deletes the active rows
+/// the provider no longer has. A row is only deleted if its version is older
+/// than the start of the pass (less a small [`MARGIN`]), and the delete carries
+/// that start time as its version, so a user created or changed while the
+/// pass ran is never deleted by it. Nothing is deleted unless the whole list was read.
+#[tracing::instrument(skip_all, fields(connection = target.connection))]
+pub async fn reconcile(target: JobTarget<'_>, progress: &dyn Progress) -> Result<JobReport, SyncError> {
+    let lock = JobLock::try_acquire(target.pool, target.connection)
+        .await?
+        .ok_or_else(|| SyncError::Busy(target.connection.to_owned()))?;
+    let result = run(target, progress).await;
+    lock.release().await;
+    result
+}
+
+async fn run(target: JobTarget<'_>, progress: &dyn Progress) -> Result<JobReport, SyncError> {
+    let run = runs::start(target.pool, target.connection, RunKind::Reconcile).await?;
+    match pass(target, progress, run.id, Version::new(run.started_at)).await {
+        Ok(counts) => {
+            runs::finish(target.pool, run.id, None).await?;
+            progress.finished(counts);
+            Ok(JobReport { run_id: run.id, counts })
+        }
+        Err(e) => Err(fail(target, run.id, "reconcile", e).await),
+    }
+}
+
+async fn pass(
+    target: JobTarget<'_>,
+    progress: &dyn Progress,
+    run_id: i64,
+    began: Version,
+) -> Result<idsync_store::runs::RunCounts, SyncError> {
+    let total = target.provider.total_users().await.unwrap_or(None);
+    progress.started("reconcile", total, Default::default());
+    let mut counts = idsync_store::runs::RunCounts::default();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut cursor = None;
+    loop {
+        let page = target.provider.list_page(cursor.as_ref()).await?;
+        seen.extend(page.changes.iter().map(|c| c.user_id.to_string()));
+        let mut tx = target.pool.begin().await?;
+        let outcomes = apply_changes(&mut tx, target.table, &page.changes).await?;
+        let c = count(&outcomes);
+        runs::record_page(&mut tx, run_id, page.next.as_ref(), c).await?;
+        tx.commit().await?;
+        counts += c;
+        progress.page(counts);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+
+    let rows = sqlx::query(&format!(
+        "SELECT id FROM {} WHERE deleted_at IS NULL AND (updated_at IS NULL OR updated_at < $1)",
+        target.table.qualified()
+    ))
+    .bind(began.at() - MARGIN)
+    .fetch_all(target.pool)
+    .await
+    ?;
+    let mut gone = Vec::new();
+    for row in rows {
+        let id: String = row.try_get("id")?;
+        if !seen.contains(&id)
+            && let Some(user) = UserId::parse(&id)
+        {
+            let raw = serde_json::json!({ "id": id });
+            gone.push(Change::delete(user, began, raw));
+        }
+    }
+    for chunk in gone.chunks(DELETE_CHUNK) {
+        let mut tx = target.pool.begin().await?;
+        let outcomes = apply_changes(&mut tx, target.table, chunk).await?;
+        let mut c = count(&outcomes);
+        c.pages = 0;
+        c.seen = 0;
+        // Not deleted means a newer change arrived meanwhile: not ours to count.
+        c.unchanged = 0;
+        runs::record_page(&mut tx, run_id, None, c).await?;
+        tx.commit().await?;
+        counts += c;
+    }
+    Ok(counts)
+}

@@ -1,0 +1,70 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+
+/// Keep your auth provider's users in your own Postgres.
+#[derive(Debug, Parser)]
+#[command(name = "idsync", version, about)]
+pub struct Cli {
+    /// Configuration file [default: ./idsync.toml, optional when the
+    /// environment configures everything].
+    #[arg(long, global = true, env = "IDSYNC_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: webhooks, health checks, first backfill, periodic reconcile.
+    Serve,
+    /// Create or upgrade idsync's schema and every connection's users table.
+    Migrate,
+    /// Load every user from the provider's API (resumes an interrupted run).
+    Backfill {
+        /// Only this connection.
+        #[arg(long)]
+        connection: Option<String>,
+    },
+    /// Compare with the provider's user list and repair differences.
+    Reconcile {
+        /// Only this connection.
+        #[arg(long)]
+        connection: Option<String>,
+    },
+    /// Show each connection's users, webhooks, jobs and recent errors.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start a private Postgres, an emulated Stack Auth project and idsync, all wired together.
+    Dev(commands::dev::DevArgs),
+    /// Run a provider emulator (API + signed webhooks) for local testing.
+    Emulate(commands::emulate::EmulateArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init(match cli.command {
+        Command::Status { .. } => "warn",
+        _ => "info,sqlx=warn,tower_http=info",
+    });
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

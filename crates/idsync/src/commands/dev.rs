@@ -1,0 +1,148 @@
+//! `idsync dev`: one command from nothing to a synced table.
+//!
+//! Starts a private Postgres (data under `./.idsync/`) unless `DATABASE_URL`
+//! is set, an emulated Stack Auth project with generated users, and idsync
+//! wired to it; backfills, then streams live changes through signed
+//! webhooks. Ctrl-C stops everything.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use idsync_core::{ConnectionName, Secret, SqlIdent};
+use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind, WebhookTarget};
+use idsync_pg::{PgOptions, PgServer};
+use idsync_store::UsersTable;
+use idsync_sync::JobTarget;
+
+use crate::config::{Config, ConnectionConfig, Credentials, DEFAULT_SCHEMA, DEFAULT_TABLE};
+use crate::progress_bar::CliProgress;
+use crate::runtime;
+
+const CONNECTION: &str = "stack";
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Where idsync serves webhooks and health checks.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "IDSYNC_LISTEN")]
+    pub listen: SocketAddr,
+    /// Users in the emulated Stack Auth project.
+    #[arg(long, default_value_t = 250)]
+    pub users: usize,
+    /// How often the emulated project changes a user ("0" for never).
+    #[arg(long, default_value = "3s")]
+    pub changes_every: String,
+    /// Directory of the private Postgres (when DATABASE_URL is unset).
+    #[arg(long, default_value = ".idsync")]
+    pub data_dir: PathBuf,
+    /// Port of the private Postgres.
+    #[arg(long, default_value_t = 54329)]
+    pub pg_port: u16,
+}
+
+pub async fn run(args: &DevArgs) -> Result<ExitCode> {
+    let changes_every = crate::config::parse_interval(&args.changes_every)
+        .map_err(|e| anyhow::anyhow!("--changes-every: {e}"))?;
+    let (database_url, _pg) = match std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        Some(url) => {
+            println!("Using DATABASE_URL.");
+            (url, None)
+        }
+        None => {
+            let dir = args.data_dir.join("pgdata");
+            println!("Starting a private Postgres in {} ...", dir.display());
+            let pg = PgServer::start(PgOptions::persistent(&dir).with_port(args.pg_port))
+                .await
+                .context("could not start the private Postgres")?;
+            (pg.url(), Some(pg))
+        }
+    };
+
+    let mut emulator_config = EmulatorConfig::new(ProviderKind::StackAuth);
+    emulator_config.seed_users = args.users;
+    let emulator = Emulator::start(emulator_config, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .context("could not start the Stack Auth emulator")?;
+    let c = emulator.config().clone();
+    let connection = ConnectionConfig {
+        name: ConnectionName::parse(CONNECTION)?,
+        provider: idsync_providers::ProviderKind::StackAuth,
+        table: UsersTable::new(SqlIdent::parse(DEFAULT_SCHEMA)?, SqlIdent::parse(DEFAULT_TABLE)?),
+        webhook_secret: Secret::new(c.webhook_secret.clone()),
+        reconcile_interval: Some(Duration::from_secs(300)),
+        api_url: emulator.base_url(),
+        credentials: Credentials::StackAuth {
+            project_id: c.project_id.clone(),
+            secret_server_key: Secret::new(c.api_key.clone()),
+        },
+    };
+    let config = Config {
+        database_url: Some(Secret::new(database_url.clone())),
+        listen: args.listen,
+        connections: vec![connection],
+    };
+
+    let pool = runtime::pool(&config).await?;
+    let tables = vec![config.connections[0].table.clone()];
+    idsync_store::migrate::migrate(&pool, &tables).await?;
+    let provider = runtime::provider(&config.connections[0]);
+    let target = JobTarget {
+        pool: &pool,
+        connection: CONNECTION,
+        table: &tables[0],
+        provider: &provider,
+    };
+    let progress = CliProgress::new(CONNECTION);
+    // A table left by an earlier run mirrors that run's emulated users:
+    // reconcile it to this run's.
+    let report = if idsync_store::runs::has_completed_backfill(&pool, CONNECTION).await? {
+        idsync_sync::reconcile(target, &progress).await?
+    } else {
+        idsync_sync::backfill(target, &progress).await?
+    };
+    println!(
+        "Synced: {} added, {} updated, {} deleted.",
+        report.counts.added, report.counts.updated, report.counts.deleted
+    );
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (use --listen)", args.listen))?;
+    let addr = listener.local_addr()?;
+    emulator.auto_deliver(Some(WebhookTarget {
+        url: format!("http://{addr}/webhooks/{CONNECTION}"),
+        secret: c.webhook_secret.clone(),
+    }))?;
+    let state = super::serve::build_state(&pool, &config)?;
+
+    println!();
+    println!("idsync dev is running:");
+    println!("  Postgres     {database_url}");
+    println!("  Stack Auth   {} (emulated, {} users)", emulator.base_url(), emulator.users().len());
+    println!("  idsync       http://{addr}  (webhooks: /webhooks/{CONNECTION}, health: /readyz)");
+    println!();
+    println!("Look at the synced table:");
+    println!(
+        "  psql '{database_url}' -c 'SELECT id, name, email, created_at, updated_at, deleted_at FROM {DEFAULT_SCHEMA}.{DEFAULT_TABLE} ORDER BY updated_at DESC LIMIT 10'"
+    );
+    match changes_every {
+        Some(every) => println!(
+            "The emulated project changes a user every {}; each change arrives as a signed webhook.",
+            humantime::format_duration(every)
+        ),
+        None => println!("No live changes (--changes-every 0)."),
+    }
+    println!("Press Ctrl-C to stop.\n");
+
+    tokio::select! {
+        served = super::serve::serve(listener, state) => served?,
+        () = super::emulate::change_stream(&emulator, changes_every) => {},
+    }
+    emulator.shutdown().await;
+    pool.close().await;
+    println!("Stopped.");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,126 @@
+//! `idsync emulate <provider>`: a provider emulator for local testing.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind, RateLimit, UserChange, WebhookTarget};
+
+#[derive(Debug, Args)]
+pub struct EmulateArgs {
+    /// stack_auth or clerk.
+    pub provider: ProviderKind,
+    /// Address of the emulated API.
+    #[arg(long, default_value = "127.0.0.1:4000")]
+    pub listen: SocketAddr,
+    /// Users generated at start.
+    #[arg(long, default_value_t = 100)]
+    pub users: usize,
+    /// Seed of the generated data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Answer 429 beyond this many API requests per second.
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
+    /// Send a signed webhook for every change to this URL.
+    #[arg(long)]
+    pub webhook_url: Option<String>,
+    /// Webhook signing secret (whsec_...) [default: a new random one].
+    #[arg(long, env = "IDSYNC_EMULATE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// Make a random change (create, update or delete) this often, e.g. "2s".
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub changes_every: Option<Duration>,
+}
+
+pub async fn run(args: &EmulateArgs) -> Result<ExitCode> {
+    let mut config = EmulatorConfig::new(args.provider);
+    config.seed_users = args.users;
+    config.rng_seed = args.seed;
+    config.rate_limit = args.rate_limit.map(|requests| RateLimit {
+        requests,
+        per: Duration::from_secs(1),
+    });
+    if let Some(secret) = &args.webhook_secret {
+        config.webhook_secret = secret.clone();
+    }
+    let emulator = Emulator::start(config, args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    if let Some(url) = &args.webhook_url {
+        emulator
+            .auto_deliver(Some(WebhookTarget {
+                url: url.clone(),
+                secret: emulator.config().webhook_secret.clone(),
+            }))
+            .context("--webhook-secret")?;
+    }
+    print_connection(&emulator, "emulated");
+    println!("Press Ctrl-C to stop.");
+    tokio::select! {
+        () = super::shutdown_signal() => {},
+        () = change_stream(&emulator, args.changes_every) => {},
+    }
+    emulator.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the emulator's API URL and an idsync.toml connection for it.
+pub fn print_connection(emulator: &Emulator, name: &str) {
+    let c = emulator.config();
+    println!(
+        "Emulated {} API at {} with {} users.",
+        c.kind,
+        emulator.base_url(),
+        emulator.users().len()
+    );
+    println!("idsync.toml connection for it:\n");
+    println!("[[connections]]\nname = \"{name}\"\nprovider = \"{}\"", c.kind);
+    match c.kind {
+        ProviderKind::StackAuth => println!(
+            "project_id = \"{}\"\nsecret_server_key = \"{}\"",
+            c.project_id, c.api_key
+        ),
+        ProviderKind::Clerk => println!("secret_key = \"{}\"", c.api_key),
+    }
+    println!(
+        "webhook_secret = \"{}\"\napi_url = \"{}\"\n",
+        c.webhook_secret,
+        emulator.base_url()
+    );
+}
+
+/// Makes a random change every `every`, printing it; never ends (or ends at
+/// once when `every` is `None` by waiting forever).
+pub async fn change_stream(emulator: &Emulator, every: Option<Duration>) {
+    let Some(every) = every else {
+        return std::future::pending().await;
+    };
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match emulator.random_change() {
+            UserChange::Created(u) => println!("provider: created {}", describe(&u)),
+            UserChange::Updated(u) => println!("provider: updated {}", describe(&u)),
+            UserChange::Deleted(id) => println!("provider: deleted {id}"),
+        }
+    }
+}
+
+fn describe(user: &serde_json::Value) -> String {
+    let id = user["id"].as_str().unwrap_or("?");
+    let name = user
+        .get("display_name")
+        .and_then(|n| n.as_str())
+        .map(str::to_owned)
+        .or_else(|| {
+            let first = user.get("first_name").and_then(|n| n.as_str()).unwrap_or("");
+            let last = user.get("last_name").and_then(|n| n.as_str()).unwrap_or("");
+            Some(format!("{first} {last}").trim().to_owned()).filter(|s| !s.is_empty())
+        })
+        .unwrap_or_else(|| "(no name)".to_owned());
+    format!("{id} ({name})")
+}

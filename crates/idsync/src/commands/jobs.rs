@@ -1,0 +1,58 @@
+use std::process::ExitCode;
+
+use anyhow::Result;
+use idsync_store::UsersTable;
+use idsync_sync::{JobReport, JobTarget, SyncError};
+
+use crate::config::Config;
+use crate::progress_bar::CliProgress;
+use crate::runtime;
+
+#[derive(Clone, Copy)]
+enum Job {
+    Backfill,
+    Reconcile,
+}
+
+pub async fn backfill(config: Config, only: Option<&str>) -> Result<ExitCode> {
+    run(config, only, Job::Backfill).await
+}
+
+pub async fn reconcile(config: Config, only: Option<&str>) -> Result<ExitCode> {
+    run(config, only, Job::Reconcile).await
+}
+
+/// Runs the job on each selected connection in turn; exits non-zero if any
+/// failed, after trying them all.
+async fn run(config: Config, only: Option<&str>, job: Job) -> Result<ExitCode> {
+    let selected = runtime::select(&config, only)?;
+    let pool = runtime::pool(&config).await?;
+    let tables: Vec<UsersTable> = config.connections.iter().map(|c| c.table.clone()).collect();
+    idsync_store::migrate::migrate(&pool, &tables).await?;
+    let mut failed = false;
+    for c in selected {
+        let provider = runtime::provider(c);
+        let target = JobTarget {
+            pool: &pool,
+            connection: c.name.as_str(),
+            table: &c.table,
+            provider: &provider,
+        };
+        let progress = CliProgress::new(c.name.as_str());
+        let result: Result<JobReport, SyncError> = match job {
+            Job::Backfill => idsync_sync::backfill(target, &progress).await,
+            Job::Reconcile => idsync_sync::reconcile(target, &progress).await,
+        };
+        match result {
+            Ok(r) => println!(
+                "{}: {} added, {} updated, {} deleted, {} unchanged ({} users listed)",
+                c.name, r.counts.added, r.counts.updated, r.counts.deleted, r.counts.unchanged, r.counts.seen
+            ),
+            Err(e) => {
+                failed = true;
+                eprintln!("{}: failed: {e}", c.name);
+            }
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

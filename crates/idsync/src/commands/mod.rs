@@ -1,0 +1,54 @@
+pub mod dev;
+pub mod emulate;
+mod jobs;
+mod serve;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let load = || {
+        let (path, explicit) = match &cli.config {
+            Some(p) => (p.clone(), true),
+            None => (PathBuf::from("idsync.toml"), false),
+        };
+        Config::load(&path, explicit)
+    };
+    match &cli.command {
+        Command::Serve => serve::run(load()?).await,
+        Command::Migrate => serve::migrate_only(load()?).await,
+        Command::Backfill { connection } => jobs::backfill(load()?, connection.as_deref()).await,
+        Command::Reconcile { connection } => jobs::reconcile(load()?, connection.as_deref()).await,
+        Command::Status { json } => status::run(load()?, *json).await,
+        Command::Dev(args) => dev::run(args).await,
+        Command::Emulate(args) => emulate::run(args).await,
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,65 @@
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use idsync_server::AppState;
+use idsync_store::PgPool;
+
+use crate::config::Config;
+use crate::runtime;
+
+pub async fn migrate_only(config: Config) -> Result<ExitCode> {
+    let pool = runtime::pool(&config).await?;
+    migrate(&pool, &config).await?;
+    for c in &config.connections {
+        println!("{}: {} ready", c.name, c.table);
+    }
+    println!("idsync schema at version {}", idsync_store::migrate::expected_version());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn migrate(pool: &PgPool, config: &Config) -> Result<()> {
+    let tables: Vec<_> = config.connections.iter().map(|c| c.table.clone()).collect();
+    idsync_store::migrate::migrate(pool, &tables)
+        .await
+        .context("migration failed")
+}
+
+pub async fn run(config: Config) -> Result<ExitCode> {
+    if config.connections.is_empty() {
+        tracing::warn!("no connections configured: webhooks will all answer 404");
+    }
+    let pool = runtime::pool(&config).await?;
+    migrate(&pool, &config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let state = build_state(&pool, &config)?;
+    serve(listener, state).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn build_state(pool: &PgPool, config: &Config) -> Result<AppState> {
+    let connections = config
+        .connections
+        .iter()
+        .map(|c| runtime::connection(pool, c))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(AppState::new(pool.clone(), connections))
+}
+
+/// Serves until Ctrl-C/SIGTERM, with the background jobs running.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> Result<()> {
+    let addr = listener.local_addr()?;
+    let jobs = idsync_server::jobs::spawn(&state);
+    for name in state.connections.keys() {
+        tracing::info!("webhook URL for {name}: http://{addr}/webhooks/{name}");
+    }
+    tracing::info!(%addr, "idsync listening");
+    axum::serve(listener, idsync_server::router(state))
+        .with_graceful_shutdown(super::shutdown_signal())
+        .await
+        .context("server error")?;
+    drop(jobs);
+    tracing::info!("stopped");
+    Ok(())
+}

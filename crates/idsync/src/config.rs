@@ -1,0 +1,389 @@
+//! Configuration: a TOML file, then the environment on top.
+//!
+//! - `DATABASE_URL` or `IDSYNC_DATABASE_URL`, `IDSYNC_LISTEN` override the
+//!   top-level keys.
+//! - `IDSYNC_CONNECTIONS__<NAME>__<KEY>` sets `<key>` of the connection
+//!   named `<name>` (matched ignoring case, `_` standing for `-`), creating
+//!   the connection if the file has none of that name.
+//! - Every secret may be given as `<key>_file`, a path whose content (trimmed)
+//!   is the secret.
+//!
+//! Validation reports every problem at once, naming the key.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Format, Toml};
+use idsync_core::{ConnectionName, Secret, SqlIdent};
+use idsync_providers::ProviderKind;
+use idsync_providers::svix::Verifier;
+use idsync_store::UsersTable;
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_SCHEMA: &str = "neon_identity";
+pub const DEFAULT_TABLE: &str = "users_sync";
+pub const DEFAULT_RECONCILE: &str = "1h";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("configuration: {0}")]
+    Parse(String),
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: Option<Secret>,
+    pub listen: SocketAddr,
+    pub connections: Vec<ConnectionConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    pub name: ConnectionName,
+    pub provider: ProviderKind,
+    pub table: UsersTable,
+    pub webhook_secret: Secret,
+    pub reconcile_interval: Option<Duration>,
+    pub api_url: String,
+    pub credentials: Credentials,
+}
+
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    StackAuth {
+        project_id: String,
+        secret_server_key: Secret,
+    },
+    Clerk {
+        secret_key: Secret,
+    },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    database_url: Option<String>,
+    database_url_file: Option<PathBuf>,
+    listen: Option<String>,
+    #[serde(default)]
+    connections: Vec<RawConnection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnection {
+    name: Option<String>,
+    provider: Option<String>,
+    schema: Option<String>,
+    table: Option<String>,
+    webhook_secret: Option<String>,
+    webhook_secret_file: Option<PathBuf>,
+    reconcile_interval: Option<String>,
+    api_url: Option<String>,
+    project_id: Option<String>,
+    secret_server_key: Option<String>,
+    secret_server_key_file: Option<PathBuf>,
+    secret_key: Option<String>,
+    secret_key_file: Option<PathBuf>,
+}
+
+impl RawConnection {
+    /// Sets a key from an environment variable; `false` if the key is unknown.
+    fn set(&mut self, key: &str, value: String) -> bool {
+        let slot = match key {
+            "name" => &mut self.name,
+            "provider" => &mut self.provider,
+            "schema" => &mut self.schema,
+            "table" => &mut self.table,
+            "webhook_secret" => &mut self.webhook_secret,
+            "reconcile_interval" => &mut self.reconcile_interval,
+            "api_url" => &mut self.api_url,
+            "project_id" => &mut self.project_id,
+            "secret_server_key" => &mut self.secret_server_key,
+            "secret_key" => &mut self.secret_key,
+            "webhook_secret_file" => {
+                self.webhook_secret_file = Some(value.into());
+                return true;
+            }
+            "secret_server_key_file" => {
+                self.secret_server_key_file = Some(value.into());
+                return true;
+            }
+            "secret_key_file" => {
+                self.secret_key_file = Some(value.into());
+                return true;
+            }
+            _ => return false,
+        };
+        *slot = Some(value);
+        true
+    }
+}
+
+impl Config {
+    /// Loads `path` (required only when `explicit`) and the environment.
+    pub fn load(path: &Path, explicit: bool) -> Result<Self, ConfigError> {
+        Self::load_from(path, explicit, std::env::vars())
+    }
+
+    /// [`load`](Self::load) with the environment given, for tests.
+    pub fn load_from(
+        path: &Path,
+        explicit: bool,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        if explicit && !path.exists() {
+            return Err(ConfigError::File {
+                path: path.display().to_string(),
+                reason: "no such file".to_owned(),
+            });
+        }
+        let env: BTreeMap<String, String> = env.into_iter().collect();
+        let mut figment = Figment::new();
+        if path.exists() {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // Top-level keys from the environment; connections are handled below
+        // because figment cannot address array entries by name.
+        let top: Vec<(String, String)> = env
+            .iter()
+            .filter_map(|(k, v)| {
+                let key = match k.as_str() {
+                    "DATABASE_URL" | "IDSYNC_DATABASE_URL" => "database_url",
+                    "IDSYNC_DATABASE_URL_FILE" => "database_url_file",
+                    "IDSYNC_LISTEN" => "listen",
+                    _ => return None,
+                };
+                Some((key.to_owned(), v.clone()))
+            })
+            .collect();
+        for (k, v) in top {
+            figment = figment.merge((k, v));
+        }
+        let mut raw: RawConfig = figment
+            .extract()
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+
+        let mut problems = Vec::new();
+        apply_connection_env(&mut raw, &env, &mut problems);
+        let config = validate(raw, &mut problems);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    pub fn database_url(&self) -> Option<&Secret> {
+        self.database_url.as_ref()
+    }
+}
+
+fn apply_connection_env(
+    raw: &mut RawConfig,
+    env: &BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) {
+    for (var, value) in env {
+        let Some(rest) = var.strip_prefix("IDSYNC_CONNECTIONS__") else {
+            continue;
+        };
+        let Some((name, key)) = rest.split_once("__") else {
+            problems.push(format!("{var}: expected IDSYNC_CONNECTIONS__<NAME>__<KEY>"));
+            continue;
+        };
+        let wanted = name.to_ascii_lowercase();
+        let index = raw.connections.iter().position(|c| {
+            c.name
+                .as_deref()
+                .is_some_and(|n| n.to_ascii_lowercase().replace('-', "_") == wanted)
+        });
+        let index = index.unwrap_or_else(|| {
+            raw.connections.push(RawConnection {
+                name: Some(wanted.clone()),
+                ..RawConnection::default()
+            });
+            raw.connections.len() - 1
+        });
+        let key = key.to_ascii_lowercase();
+        if !raw.connections[index].set(&key, value.clone()) {
+            problems.push(format!("{var}: unknown connection key {key:?}"));
+        }
+    }
+}
+
+/// Reads a secret from its key or its `_file` key.
+fn secret(
+    at: &str,
+    key: &str,
+    inline: Option<String>,
+    file: Option<PathBuf>,
+    problems: &mut Vec<String>,
+) -> Option<Secret> {
+    match (inline, file) {
+        (Some(_), Some(_)) => {
+            problems.push(format!("{at}.{key}: give either {key} or {key}_file, not both"));
+            None
+        }
+        (Some(v), None) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
+        (Some(_), None) => {
+            problems.push(format!("{at}.{key}: is empty"));
+            None
+        }
+        (None, Some(path)) => match std::fs::read_to_string(&path) {
+            Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
+            Ok(_) => {
+                problems.push(format!("{at}.{key}_file: {} is empty", path.display()));
+                None
+            }
+            Err(e) => {
+                problems.push(format!("{at}.{key}_file: cannot read {}: {e}", path.display()));
+                None
+            }
+        },
+        (None, None) => {
+            problems.push(format!("{at}.{key}: missing (set {key} or {key}_file)"));
+            None
+        }
+    }
+}
+
+/// Parses `"1h"`, `"30m"`, `"90s"`; `"0"` turns the schedule off.
+pub fn parse_interval(raw: &str) -> Result<Option<Duration>, String> {
+    let raw = raw.trim();
+    if raw == "0" || raw == "off" {
+        return Ok(None);
+    }
+    let d = humantime::parse_duration(raw).map_err(|e| format!("{raw:?} is not a duration ({e}); use e.g. \"1h\", \"15m\", or \"0\" to turn it off"))?;
+    Ok((!d.is_zero()).then_some(d))
+}
+
+fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
+    let database_url = match (raw.database_url, raw.database_url_file) {
+        (None, None) => None,
+        (inline, file) => secret("config", "database_url", inline, file, problems),
+    };
+    let listen_raw = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let listen = listen_raw.parse().unwrap_or_else(|_| {
+        problems.push(format!("listen: {listen_raw:?} is not an address such as 127.0.0.1:8080"));
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    });
+
+    let mut connections = Vec::new();
+    let mut names = HashSet::new();
+    let mut tables = HashSet::new();
+    for (i, c) in raw.connections.into_iter().enumerate() {
+        let at = match &c.name {
+            Some(n) => format!("connections[{i}] ({n})"),
+            None => format!("connections[{i}]"),
+        };
+        let name = match c.name.as_deref().map(ConnectionName::parse) {
+            Some(Ok(n)) => Some(n),
+            Some(Err(e)) => {
+                problems.push(format!("{at}.name: {e}"));
+                None
+            }
+            None => {
+                problems.push(format!("{at}.name: missing"));
+                None
+            }
+        };
+        if let Some(n) = &name
+            && !names.insert(n.clone())
+        {
+            problems.push(format!("{at}.name: {n:?} is used by two connections"));
+        }
+        let provider = match c.provider.as_deref().map(str::parse::<ProviderKind>) {
+            Some(Ok(p)) => Some(p),
+            Some(Err(e)) => {
+                problems.push(format!("{at}.provider: {e}"));
+                None
+            }
+            None => {
+                problems.push(format!("{at}.provider: missing (stack_auth or clerk)"));
+                None
+            }
+        };
+        let ident = |key: &str, value: Option<String>, default: &str, problems: &mut Vec<String>| {
+            SqlIdent::parse(value.as_deref().unwrap_or(default))
+                .map_err(|e| problems.push(format!("{at}.{key}: {e}")))
+                .ok()
+        };
+        let schema = ident("schema", c.schema, DEFAULT_SCHEMA, problems);
+        let table = ident("table", c.table, DEFAULT_TABLE, problems);
+        let table = schema.zip(table).map(|(s, t)| UsersTable::new(s, t));
+        if let Some(t) = &table
+            && !tables.insert(t.clone())
+        {
+            problems.push(format!("{at}: table {t} is already used by another connection"));
+        }
+        let webhook_secret = secret(&at, "webhook_secret", c.webhook_secret, c.webhook_secret_file, problems)
+            .filter(|s| {
+                let ok = Verifier::new(s).is_ok() && s.expose().starts_with("whsec_");
+                if !ok {
+                    problems.push(format!("{at}.webhook_secret: not a Svix signing secret (expected whsec_ followed by base64)"));
+                }
+                ok
+            });
+        let reconcile_interval = parse_interval(c.reconcile_interval.as_deref().unwrap_or(DEFAULT_RECONCILE))
+            .map_err(|e| problems.push(format!("{at}.reconcile_interval: {e}")))
+            .ok()
+            .flatten();
+        let credentials = match provider {
+            Some(ProviderKind::StackAuth) => {
+                if c.secret_key.is_some() || c.secret_key_file.is_some() {
+                    problems.push(format!("{at}.secret_key: is a Clerk key; Stack Auth takes project_id and secret_server_key"));
+                }
+                let project_id = c.project_id.filter(|p| !p.trim().is_empty());
+                if project_id.is_none() {
+                    problems.push(format!("{at}.project_id: missing (Stack Auth project id)"));
+                }
+                let key = secret(&at, "secret_server_key", c.secret_server_key, c.secret_server_key_file, problems);
+                project_id.zip(key).map(|(project_id, secret_server_key)| Credentials::StackAuth {
+                    project_id,
+                    secret_server_key,
+                })
+            }
+            Some(ProviderKind::Clerk) => {
+                if c.secret_server_key.is_some() || c.project_id.is_some() {
+                    problems.push(format!("{at}: project_id/secret_server_key are Stack Auth keys; Clerk takes secret_key"));
+                }
+                secret(&at, "secret_key", c.secret_key, c.secret_key_file, problems)
+                    .map(|secret_key| Credentials::Clerk { secret_key })
+            }
+            None => None,
+        };
+        let api_url = match (c.api_url, provider) {
+            (Some(url), _) if url.starts_with("http://") || url.starts_with("https://") => Some(url),
+            (Some(url), _) => {
+                problems.push(format!("{at}.api_url: {url:?} is not an http(s) URL"));
+                None
+            }
+            (None, Some(p)) => Some(p.default_api_url().to_owned()),
+            (None, None) => None,
+        };
+        if let (Some(name), Some(provider), Some(table), Some(webhook_secret), Some(credentials), Some(api_url)) =
+            (name, provider, table, webhook_secret, credentials, api_url)
+        {
+            connections.push(ConnectionConfig {
+                name,
+                provider,
+                table,
+                webhook_secret,
+                reconcile_interval,
+                api_url,
+                credentials,
+            });
+        }
+    }
+    Config { database_url, listen, connections }
+}

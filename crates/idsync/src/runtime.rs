@@ -1,0 +1,64 @@
+//! Turns validated configuration into running parts.
+
+use anyhow::{Context, Result};
+use idsync_providers::svix::Verifier;
+use idsync_providers::{Provider, RetryPolicy};
+use idsync_server::ConnectionRuntime;
+use idsync_store::PgPool;
+use idsync_store::applier::Applier;
+
+use crate::config::{Config, ConnectionConfig, Credentials};
+
+/// Opens the pool; a missing URL is a configuration error.
+pub async fn pool(config: &Config) -> Result<PgPool> {
+    let url = config.database_url().context(
+        "database_url is not set: set DATABASE_URL or database_url in the configuration file",
+    )?;
+    Ok(idsync_store::connect(url.expose(), 20).await?)
+}
+
+pub fn provider(c: &ConnectionConfig) -> Provider {
+    match &c.credentials {
+        Credentials::StackAuth {
+            project_id,
+            secret_server_key,
+        } => Provider::stack_auth(
+            &c.api_url,
+            project_id,
+            secret_server_key.clone(),
+            RetryPolicy::default(),
+        ),
+        Credentials::Clerk { secret_key } => {
+            Provider::clerk(&c.api_url, secret_key.clone(), RetryPolicy::default())
+        }
+    }
+}
+
+pub fn connection(pool: &PgPool, c: &ConnectionConfig) -> Result<ConnectionRuntime> {
+    Ok(ConnectionRuntime {
+        name: c.name.clone(),
+        kind: c.provider,
+        table: c.table.clone(),
+        verifier: Verifier::new(&c.webhook_secret)
+            .with_context(|| format!("connection {}: webhook_secret", c.name))?,
+        provider: provider(c),
+        applier: Applier::spawn(pool.clone(), c.name.to_string(), c.table.clone()),
+        reconcile_interval: c.reconcile_interval,
+    })
+}
+
+/// The configured connections to act on: all, or the one named.
+pub fn select<'a>(config: &'a Config, name: Option<&str>) -> Result<Vec<&'a ConnectionConfig>> {
+    match name {
+        None => Ok(config.connections.iter().collect()),
+        Some(n) => config
+            .connections
+            .iter()
+            .find(|c| c.name.as_str() == n)
+            .map(|c| vec![c])
+            .with_context(|| {
+                let known: Vec<&str> = config.connections.iter().map(|c| c.name.as_str()).collect();
+                format!("no connection named {n:?} (configured: {})", known.join(", "))
+            }),
+    }
+}

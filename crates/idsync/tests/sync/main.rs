@@ -1,0 +1,14 @@
+//! End-to-end tests of the sync path against a real Postgres, the provider
+//! emulators and the real `idsync` binary. Test webhooks are signed by the
+//! `svix` crate, independently of idsync's verifier.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod backfill;
+mod config;
+mod db_outage;
+mod helpers;
+mod migrate;
+mod reconcile;
+mod replicas;
+mod signatures;
+mod webhooks;

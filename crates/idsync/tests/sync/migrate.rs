@@ -1,0 +1,78 @@
+//! Schema creation: idempotent, concurrent-safe, refuses incompatible tables.
+
+use idsync_emulator::ProviderKind;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn migrate_is_idempotent_and_safe_to_run_concurrently() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Clerk, 0).await;
+    let mut custom = Conn::new("other", &emu);
+    custom.schema = "neon_auth";
+    custom.table = "clerk_users";
+    let cfg = config(&db.url, &[Conn::new("main", &emu), custom]);
+    let path = cfg.path();
+    let runs = futures::future::join_all((0..4).map(|_| cli(&path, &["migrate"]))).await;
+    for out in &runs {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(cli(&cfg.path(), &["migrate"]).await.status.success());
+    let columns: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT column_name::text, data_type::text, is_nullable::text FROM information_schema.columns
+          WHERE table_schema = 'neon_auth' AND table_name = 'clerk_users' ORDER BY ordinal_position",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let expected = [
+        ("raw_json", "jsonb", "NO"),
+        ("id", "text", "NO"),
+        ("name", "text", "YES"),
+        ("email", "text", "YES"),
+        ("created_at", "timestamp with time zone", "YES"),
+        ("updated_at", "timestamp with time zone", "YES"),
+        ("deleted_at", "timestamp with time zone", "YES"),
+    ];
+    let got: Vec<(&str, &str, &str)> = columns.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
+    assert_eq!(got, expected);
+    let indexed: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = 'neon_identity' AND tablename = 'users_sync' AND indexdef LIKE '%(deleted_at)%')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(indexed, "index on deleted_at");
+    assert_eq!(count(&db.pool, "SELECT max(version)::bigint FROM idsync.migrations").await, 1);
+}
+
+#[tokio::test]
+async fn an_incompatible_existing_table_is_refused_and_left_alone() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::StackAuth, 0).await;
+    // Neon's generated-column layout: idsync cannot write `id` itself.
+    sqlx::raw_sql(
+        "CREATE SCHEMA neon_identity;
+         CREATE TABLE neon_identity.users_sync (
+             raw_json jsonb NOT NULL,
+             id text GENERATED ALWAYS AS (raw_json ->> 'id') STORED NOT NULL PRIMARY KEY,
+             name text, email text, created_at timestamptz, updated_at timestamptz, deleted_at text);",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
+    let out = cli(&cfg.path(), &["migrate"]).await;
+    assert!(!out.status.success());
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(msg.contains("neon_identity.users_sync"), "{msg}");
+    assert!(msg.contains("column id is a generated column"), "{msg}");
+    assert!(msg.contains("column deleted_at is text, expected timestamp with time zone"), "{msg}");
+    let kind: String = sqlx::query_scalar(
+        "SELECT data_type::text FROM information_schema.columns WHERE table_name = 'users_sync' AND column_name = 'deleted_at'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(kind, "text", "table untouched");
+}
