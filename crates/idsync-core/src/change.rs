@@ -11,9 +11,8 @@ impl UserId {
 
     /// Returns `None` for an empty, over-long or control-character id.
     pub fn parse(raw: &str) -> Option<Self> {
-        let ok = !raw.is_empty()
-            && raw.len() <= Self::MAX_LEN
-            && !raw.chars().any(char::is_control);
+        let ok =
+            !raw.is_empty() && raw.len() <= Self::MAX_LEN && !raw.chars().any(char::is_control);
         ok.then(|| Self(raw.to_owned()))
     }
 
@@ -74,7 +73,9 @@ pub enum ChangeKind {
     /// A deletion. The payload is what the provider sent; it is stored only
     /// when the user was never seen before (a tombstone), otherwise the row
     /// keeps its last known profile.
-    Delete { raw_json: serde_json::Value },
+    Delete {
+        raw_json: serde_json::Value,
+    },
 }
 
 /// One user change, from whichever path it came.

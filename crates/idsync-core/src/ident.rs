@@ -84,8 +84,19 @@ mod tests {
 
     #[test]
     fn sql_ident_accepts_plain_names_only() {
-        assert_eq!(SqlIdent::parse("neon_identity").unwrap().quoted(), "\"neon_identity\"");
-        for bad in ["", "Users", "users-sync", "1abc", "a\"b", "a b", &"a".repeat(64)] {
+        assert_eq!(
+            SqlIdent::parse("neon_identity").unwrap().quoted(),
+            "\"neon_identity\""
+        );
+        for bad in [
+            "",
+            "Users",
+            "users-sync",
+            "1abc",
+            "a\"b",
+            "a b",
+            &"a".repeat(64),
+        ] {
             assert!(SqlIdent::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::provider::{envelope, opt_str, user_id};
 use crate::svix::WebhookMeta;
-use crate::{ApiError, Decoded, DecodeError, Page, RetryPolicy, http_client};
+use crate::{ApiError, DecodeError, Decoded, Page, RetryPolicy, http_client};
 
 pub const DEFAULT_API_URL: &str = "https://api.clerk.com";
 /// Clerk's largest page.
@@ -18,7 +18,10 @@ pub const PAGE_SIZE: u64 = 500;
 
 pub fn decode_webhook(meta: &WebhookMeta, body: &[u8]) -> Result<Decoded, DecodeError> {
     let (event_type, value) = envelope(body)?;
-    let data = value.get("data").filter(|d| d.is_object()).ok_or(DecodeError::NotAnObject);
+    let data = value
+        .get("data")
+        .filter(|d| d.is_object())
+        .ok_or(DecodeError::NotAnObject);
     let envelope_version = value
         .get("timestamp")
         .and_then(Value::as_i64)
@@ -110,7 +113,10 @@ impl Client {
             ("order_by", "+created_at".to_owned()),
         ];
         let resp = http_client::send(&self.retry, &url, || {
-            self.http.get(&url).query(&query).bearer_auth(self.key.expose())
+            self.http
+                .get(&url)
+                .query(&query)
+                .bearer_auth(self.key.expose())
         })
         .await?;
         let body = http_client::json(resp).await?;
@@ -125,8 +131,8 @@ impl Client {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ApiError::Body(e.to_string()))?;
-        let next = (changes.len() as u64 == PAGE_SIZE)
-            .then(|| Value::from(offset + changes.len() as u64));
+        let next =
+            (changes.len() as u64 == PAGE_SIZE).then(|| Value::from(offset + changes.len() as u64));
         Ok(Page { changes, next })
     }
 
@@ -150,7 +156,10 @@ mod tests {
     use serde_json::json;
 
     fn meta() -> WebhookMeta {
-        WebhookMeta { message_id: "msg_2abc".into(), timestamp: 1_654_012_591 }
+        WebhookMeta {
+            message_id: "msg_2abc".into(),
+            timestamp: 1_654_012_591,
+        }
     }
 
     fn user() -> Value {
@@ -183,10 +192,16 @@ mod tests {
                 "instance_id": "ins_123",
                 "event_attributes": {"http_request": {"client_ip": "0.0.0.0", "user_agent": "Mozilla"}}
             });
-            let Decoded::Change { event_type, change } = decode_webhook(&meta(), body.to_string().as_bytes()).unwrap() else { panic!() };
+            let Decoded::Change { event_type, change } =
+                decode_webhook(&meta(), body.to_string().as_bytes()).unwrap()
+            else {
+                panic!()
+            };
             assert_eq!(event_type, t);
             assert_eq!(change.version.at().timestamp_millis(), 1_654_012_591_835);
-            let idsync_core::ChangeKind::Upsert(p) = change.kind else { panic!() };
+            let idsync_core::ChangeKind::Upsert(p) = change.kind else {
+                panic!()
+            };
             assert_eq!(p.id.as_str(), "user_29w83sxmDNGwOuEthce5gg56FcC");
             assert_eq!(p.name.as_deref(), Some("Example"));
             assert_eq!(p.email.as_deref(), Some("example@example.org"));
@@ -200,7 +215,11 @@ mod tests {
             "data": {"deleted": true, "id": "user_29wBMCtzATuFJut8jO2VNTVekS4", "object": "user"},
             "object": "event", "type": "user.deleted", "timestamp": 1_661_861_640_000_i64, "instance_id": "ins_1"
         });
-        let Decoded::Change { change, .. } = decode_webhook(&meta(), body.to_string().as_bytes()).unwrap() else { panic!() };
+        let Decoded::Change { change, .. } =
+            decode_webhook(&meta(), body.to_string().as_bytes()).unwrap()
+        else {
+            panic!()
+        };
         assert!(change.is_delete());
         assert_eq!(change.version.at().timestamp_millis(), 1_661_861_640_000);
     }
@@ -216,8 +235,14 @@ mod tests {
     #[test]
     fn ignores_sessions_and_rejects_missing_id() {
         let s = json!({"type": "session.created", "object": "event", "data": {"id": "sess_1"}});
-        assert!(matches!(decode_webhook(&meta(), s.to_string().as_bytes()).unwrap(), Decoded::Ignored { .. }));
+        assert!(matches!(
+            decode_webhook(&meta(), s.to_string().as_bytes()).unwrap(),
+            Decoded::Ignored { .. }
+        ));
         let no_id = json!({"type": "user.deleted", "object": "event", "timestamp": 1, "data": {"deleted": true}});
-        assert_eq!(decode_webhook(&meta(), no_id.to_string().as_bytes()), Err(DecodeError::MissingUserId));
+        assert_eq!(
+            decode_webhook(&meta(), no_id.to_string().as_bytes()),
+            Err(DecodeError::MissingUserId)
+        );
     }
 }

@@ -61,14 +61,25 @@ pub(crate) async fn send(
                 if limited > policy.rate_limit_retries {
                     return Err(ApiError::RateLimited(policy.rate_limit_retries));
                 }
-                let wait = retry_after(&resp).unwrap_or(Duration::from_secs(1)).min(policy.max_wait);
-                tracing::info!(url, wait_ms = wait.as_millis() as u64, "rate-limited by provider, waiting");
+                let wait = retry_after(&resp)
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(policy.max_wait);
+                tracing::info!(
+                    url,
+                    wait_ms = wait.as_millis() as u64,
+                    "rate-limited by provider, waiting"
+                );
                 tokio::time::sleep(wait).await;
             }
             Ok(resp) if resp.status().is_server_error() && transient < policy.transient_retries => {
                 transient += 1;
                 let wait = policy.backoff * 2u32.saturating_pow(transient - 1);
-                tracing::warn!(url, status = resp.status().as_u16(), attempt = transient, "provider API error, retrying");
+                tracing::warn!(
+                    url,
+                    status = resp.status().as_u16(),
+                    attempt = transient,
+                    "provider API error, retrying"
+                );
                 tokio::time::sleep(wait).await;
             }
             Ok(resp) => {
@@ -97,8 +108,16 @@ pub(crate) async fn send(
 
 /// `Retry-After` in seconds (the form Clerk and Stack Auth send).
 fn retry_after(resp: &Response) -> Option<Duration> {
-    let raw = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    raw.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+    let raw = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
+    raw.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
 }
 
 fn truncated(mut body: String) -> String {

@@ -14,4 +14,4 @@ pub mod stack_auth;
 pub mod svix;
 
 pub use http_client::{ApiError, RetryPolicy};
-pub use provider::{Decoded, DecodeError, Page, Provider, ProviderKind, UnknownProvider};
+pub use provider::{DecodeError, Decoded, Page, Provider, ProviderKind, UnknownProvider};

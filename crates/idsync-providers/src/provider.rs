@@ -53,9 +53,14 @@ impl ProviderKind {
 /// What a webhook body means for the users table.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decoded {
-    Change { event_type: String, change: Change },
+    Change {
+        event_type: String,
+        change: Change,
+    },
     /// An event type idsync does not handle (teams, sessions, ...).
-    Ignored { event_type: String },
+    Ignored {
+        event_type: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

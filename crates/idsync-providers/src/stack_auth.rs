@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::provider::{envelope, opt_str, user_id};
 use crate::svix::WebhookMeta;
-use crate::{ApiError, Decoded, DecodeError, Page, RetryPolicy, http_client};
+use crate::{ApiError, DecodeError, Decoded, Page, RetryPolicy, http_client};
 
 pub const DEFAULT_API_URL: &str = "https://api.stack-auth.com";
 /// Users per list request.
@@ -19,7 +19,10 @@ pub const PAGE_SIZE: u32 = 200;
 
 pub fn decode_webhook(meta: &WebhookMeta, body: &[u8]) -> Result<Decoded, DecodeError> {
     let (event_type, value) = envelope(body)?;
-    let data = value.get("data").filter(|d| d.is_object()).ok_or(DecodeError::NotAnObject);
+    let data = value
+        .get("data")
+        .filter(|d| d.is_object())
+        .ok_or(DecodeError::NotAnObject);
     let version = meta.created().ok_or(DecodeError::MissingVersion)?;
     let change = match event_type.as_str() {
         "user.created" | "user.updated" => Change::upsert(profile(data?)?, version),
@@ -67,9 +70,46 @@ impl Client {
         }
     }
 
-    /// One page in sign-up order, anonymous users included. The cursor is
-    /// a user id and inclusive: it is the first user of the next page.
+    /// One page in sign-up order, anonymous users included.
+    ///
+    /// Stack Auth's cursor is inclusive: the id of the next page's first
+    /// user. If that user is deleted before the page is read, Stack Auth
+    /// answers an empty last page, which would end a listing early. So the
+    /// cursor also remembers the last user already read (`after`), and an
+    /// empty page is retried from there, skipping that user.
     pub async fn list_page(&self, cursor: Option<&Value>) -> Result<Page, ApiError> {
+        let next = cursor.and_then(|c| c.get("next")).and_then(Value::as_str);
+        let after = cursor.and_then(|c| c.get("after")).and_then(Value::as_str);
+        let (mut items, mut next_cursor, mut fetched) = self.fetch(next).await?;
+        if items.is_empty()
+            && next.is_some()
+            && let Some(after) = after
+        {
+            tracing::info!("cursor user vanished; listing again from the last user read");
+            let (again, cursor, at) = self.fetch(Some(after)).await?;
+            items = again
+                .into_iter()
+                .skip_while(|u| u.get("id").and_then(Value::as_str) == Some(after))
+                .collect();
+            next_cursor = cursor;
+            fetched = at;
+        }
+        let changes = items
+            .iter()
+            .map(|u| profile(u).map(|p| Change::upsert(p, fetched)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ApiError::Body(e.to_string()))?;
+        let last = changes.last().map(|c| c.user_id.to_string());
+        let next = next_cursor.map(|n| serde_json::json!({ "next": n, "after": last }));
+        Ok(Page { changes, next })
+    }
+
+    /// `GET /api/v1/users` from `cursor`: the items, the next cursor, and
+    /// the time of the answer (the listed users' version).
+    async fn fetch(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>, Version), ApiError> {
         let limit = PAGE_SIZE.to_string();
         let mut query = vec![
             ("limit", limit.as_str()),
@@ -77,7 +117,6 @@ impl Client {
             ("desc", "false"),
             ("include_anonymous", "true"),
         ];
-        let cursor = cursor.and_then(Value::as_str);
         if let Some(c) = cursor {
             query.push(("cursor", c));
         }
@@ -91,21 +130,16 @@ impl Client {
         })
         .await?;
         let fetched = Version::now();
-        let body = http_client::json(resp).await?;
-        let items = body
-            .get("items")
-            .and_then(Value::as_array)
-            .ok_or_else(|| ApiError::Body("no items array".to_owned()))?;
-        let changes = items
-            .iter()
-            .map(|u| profile(u).map(|p| Change::upsert(p, fetched)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ApiError::Body(e.to_string()))?;
+        let mut body = http_client::json(resp).await?;
         let next = body
             .pointer("/pagination/next_cursor")
             .and_then(Value::as_str)
-            .map(|s| Value::String(s.to_owned()));
-        Ok(Page { changes, next })
+            .map(str::to_owned);
+        let items = match body.get_mut("items").map(Value::take) {
+            Some(Value::Array(items)) => items,
+            _ => return Err(ApiError::Body("no items array".to_owned())),
+        };
+        Ok((items, next, fetched))
     }
 }
 
@@ -147,11 +181,18 @@ mod tests {
             }
         });
         let decoded = decode_webhook(&meta(), body.to_string().as_bytes()).unwrap();
-        let Decoded::Change { event_type, change } = decoded else { panic!("ignored") };
+        let Decoded::Change { event_type, change } = decoded else {
+            panic!("ignored")
+        };
         assert_eq!(event_type, "user.created");
-        assert_eq!(change.user_id.as_str(), "3241a285-8329-4d69-8f3d-316e08cf140c");
+        assert_eq!(
+            change.user_id.as_str(),
+            "3241a285-8329-4d69-8f3d-316e08cf140c"
+        );
         assert_eq!(change.version.at().timestamp(), 1_649_367_553);
-        let idsync_core::ChangeKind::Upsert(p) = change.kind else { panic!("not upsert") };
+        let idsync_core::ChangeKind::Upsert(p) = change.kind else {
+            panic!("not upsert")
+        };
         assert_eq!(p.name.as_deref(), Some("John Doe"));
         assert_eq!(p.email.as_deref(), Some("john.doe@example.com"));
         assert_eq!(p.created_at.unwrap().timestamp(), 1_630_000_000);
@@ -161,15 +202,25 @@ mod tests {
     #[test]
     fn decodes_user_updated_with_missing_name_and_email() {
         let body = json!({"type": "user.updated", "data": {"id": "u1", "display_name": null, "primary_email": null, "is_anonymous": true}});
-        let Decoded::Change { change, .. } = decode_webhook(&meta(), body.to_string().as_bytes()).unwrap() else { panic!() };
-        let idsync_core::ChangeKind::Upsert(p) = change.kind else { panic!() };
+        let Decoded::Change { change, .. } =
+            decode_webhook(&meta(), body.to_string().as_bytes()).unwrap()
+        else {
+            panic!()
+        };
+        let idsync_core::ChangeKind::Upsert(p) = change.kind else {
+            panic!()
+        };
         assert_eq!((p.name, p.email, p.created_at), (None, None, None));
     }
 
     #[test]
     fn decodes_user_deleted() {
         let body = json!({"type": "user.deleted", "data": {"id": "u1", "teams": [{"id": "t1"}]}});
-        let Decoded::Change { change, .. } = decode_webhook(&meta(), body.to_string().as_bytes()).unwrap() else { panic!() };
+        let Decoded::Change { change, .. } =
+            decode_webhook(&meta(), body.to_string().as_bytes()).unwrap()
+        else {
+            panic!()
+        };
         assert!(change.is_delete());
         assert_eq!(change.user_id.as_str(), "u1");
     }
@@ -177,11 +228,23 @@ mod tests {
     #[test]
     fn ignores_other_events_and_rejects_bad_bodies() {
         let team = json!({"type": "team.created", "data": {"id": "t1"}});
-        assert!(matches!(decode_webhook(&meta(), team.to_string().as_bytes()).unwrap(), Decoded::Ignored { .. }));
-        assert!(matches!(decode_webhook(&meta(), b"{not json"), Err(DecodeError::Json(_))));
+        assert!(matches!(
+            decode_webhook(&meta(), team.to_string().as_bytes()).unwrap(),
+            Decoded::Ignored { .. }
+        ));
+        assert!(matches!(
+            decode_webhook(&meta(), b"{not json"),
+            Err(DecodeError::Json(_))
+        ));
         let no_id = json!({"type": "user.updated", "data": {"display_name": "x"}});
-        assert_eq!(decode_webhook(&meta(), no_id.to_string().as_bytes()), Err(DecodeError::MissingUserId));
+        assert_eq!(
+            decode_webhook(&meta(), no_id.to_string().as_bytes()),
+            Err(DecodeError::MissingUserId)
+        );
         let no_data = json!({"type": "user.deleted"});
-        assert_eq!(decode_webhook(&meta(), no_data.to_string().as_bytes()), Err(DecodeError::NotAnObject));
+        assert_eq!(
+            decode_webhook(&meta(), no_data.to_string().as_bytes()),
+            Err(DecodeError::NotAnObject)
+        );
     }
 }

@@ -35,6 +35,9 @@ pub fn spawn(state: &AppState) -> JoinSet<()> {
     set
 }
 
+/// Pause before trying a failed or busy first backfill again.
+const BACKFILL_RETRY: Duration = Duration::from_secs(30);
+
 async fn connection_jobs(state: AppState, conn: Arc<ConnectionRuntime>) {
     let name = conn.name.to_string();
     let target = JobTarget {
@@ -44,10 +47,20 @@ async fn connection_jobs(state: AppState, conn: Arc<ConnectionRuntime>) {
         provider: &conn.provider,
     };
     let progress = LogProgress::new(&name);
-    match idsync_store::runs::has_completed_backfill(&state.pool, &name).await {
-        Ok(false) => report("backfill", idsync_sync::backfill(target, &progress).await),
-        Ok(true) => {}
-        Err(e) => tracing::warn!(connection = name, error = %e, "could not check backfill state"),
+    // Until a backfill has completed (here or on another replica), keep trying.
+    loop {
+        match idsync_store::runs::has_completed_backfill(&state.pool, &name).await {
+            Ok(true) => break,
+            Ok(false) => {
+                if report("backfill", idsync_sync::backfill(target, &progress).await) {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(connection = name, error = %e, "could not check backfill state")
+            }
+        }
+        tokio::time::sleep(BACKFILL_RETRY).await;
     }
     let Some(every) = conn.reconcile_interval else {
         return;
@@ -58,10 +71,20 @@ async fn connection_jobs(state: AppState, conn: Arc<ConnectionRuntime>) {
     }
 }
 
-fn report(job: &str, result: Result<idsync_sync::JobReport, SyncError>) {
+/// Logs a job's end; true if it completed.
+fn report(job: &str, result: Result<idsync_sync::JobReport, SyncError>) -> bool {
     match result {
-        Ok(r) => tracing::info!(job, run_id = r.run_id, ?r.counts, "job completed"),
-        Err(SyncError::Busy(c)) => tracing::info!(job, connection = c, "skipped: another replica runs it"),
-        Err(e) => tracing::warn!(job, error = %e, "job failed; will retry next round"),
+        Ok(r) => {
+            tracing::info!(job, run_id = r.run_id, ?r.counts, "job completed");
+            true
+        }
+        Err(SyncError::Busy(c)) => {
+            tracing::info!(job, connection = c, "skipped: another replica runs it");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(job, error = %e, "job failed; will retry");
+            false
+        }
     }
 }

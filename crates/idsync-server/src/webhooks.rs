@@ -27,7 +27,10 @@ async fn receive(
     request: Request,
 ) -> Result<Json<serde_json::Value>, HttpError> {
     let Some(conn) = state.connections.get(&name).cloned() else {
-        return Err(HttpError::new(StatusCode::NOT_FOUND, format!("no connection named {name:?}")));
+        return Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            format!("no connection named {name:?}"),
+        ));
     };
     let (parts, body) = request.into_parts();
     let result = handle(&conn, &parts.headers, body).await;
@@ -51,10 +54,9 @@ async fn handle(
             format!("body is larger than {MAX_BODY} bytes"),
         )
     })?;
-    let meta = conn
-        .verifier
-        .verify(headers, &body)
-        .map_err(|e| HttpError::new(StatusCode::UNAUTHORIZED, format!("signature rejected: {e}")))?;
+    let meta = conn.verifier.verify(headers, &body).map_err(|e| {
+        HttpError::new(StatusCode::UNAUTHORIZED, format!("signature rejected: {e}"))
+    })?;
     let decoded = conn
         .kind
         .decode_webhook(&meta, &body)
@@ -97,7 +99,9 @@ fn record_rejection(state: &AppState, connection: &str, e: &HttpError) {
     let connection = connection.to_owned();
     let message = format!("HTTP {}: {}", e.status.as_u16(), e.message);
     tokio::spawn(async move {
-        if let Err(err) = idsync_store::errors::record(&pool, &connection, "webhook", &message).await {
+        if let Err(err) =
+            idsync_store::errors::record(&pool, &connection, "webhook", &message).await
+        {
             tracing::debug!(error = %err, "could not record webhook rejection");
         }
     });

@@ -125,8 +125,14 @@ pub async fn apply_batch(
         .filter(|(i, d)| first_index.get(d.message_id.as_str()) == Some(i))
         .map(|(i, _)| i)
         .collect();
-    let ids: Vec<String> = candidates.iter().map(|&i| items[i].message_id.clone()).collect();
-    let types: Vec<String> = candidates.iter().map(|&i| items[i].event_type.clone()).collect();
+    let ids: Vec<String> = candidates
+        .iter()
+        .map(|&i| items[i].message_id.clone())
+        .collect();
+    let types: Vec<String> = candidates
+        .iter()
+        .map(|&i| items[i].event_type.clone())
+        .collect();
     let users: Vec<Option<String>> = candidates
         .iter()
         .map(|&i| items[i].change.as_ref().map(|c| c.user_id.to_string()))

@@ -24,8 +24,8 @@ pub use table::UsersTable;
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 pub use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// Opens a pool. The acquire timeout is short on purpose: when the database
 /// is down a webhook must get its 503 well within the provider's 15 s limit.

@@ -2,8 +2,8 @@
 //! reconcile of a connection at a time.
 
 use sqlx::PgPool;
-use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
+use sqlx::pool::PoolConnection;
 
 use crate::StoreError;
 

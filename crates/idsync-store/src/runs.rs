@@ -72,8 +72,7 @@ impl RunRow {
     }
 }
 
-const COLUMNS: &str =
-    "id, kind, status, started_at, finished_at, cursor, pages, seen, added, updated, deleted, unchanged, error";
+const COLUMNS: &str = "id, kind, status, started_at, finished_at, cursor, pages, seen, added, updated, deleted, unchanged, error";
 
 /// Starts a run. A backfill continues the newest unfinished backfill (its
 /// cursor and counters), so an interrupted backfill resumes where it stopped.
@@ -133,12 +132,12 @@ pub async fn record_page(
     Ok(())
 }
 
-pub async fn finish(
-    pool: &PgPool,
-    run_id: i64,
-    error: Option<&str>,
-) -> Result<RunRow, StoreError> {
-    let status = if error.is_some() { "failed" } else { "completed" };
+pub async fn finish(pool: &PgPool, run_id: i64, error: Option<&str>) -> Result<RunRow, StoreError> {
+    let status = if error.is_some() {
+        "failed"
+    } else {
+        "completed"
+    };
     Ok(sqlx::query_as(&format!(
         "UPDATE idsync.sync_runs SET status = $2, error = $3, finished_at = now()
           WHERE id = $1 RETURNING {COLUMNS}"

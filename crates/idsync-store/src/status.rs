@@ -32,12 +32,11 @@ pub async fn connection_status(
     ))
     .fetch_one(pool)
     .await?;
-    let last_webhook_at: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "SELECT max(received_at) FROM idsync.deliveries WHERE connection = $1",
-    )
-    .bind(connection)
-    .fetch_one(pool)
-    .await?;
+    let last_webhook_at: Option<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT max(received_at) FROM idsync.deliveries WHERE connection = $1")
+            .bind(connection)
+            .fetch_one(pool)
+            .await?;
     Ok(ConnectionStatus {
         connection: connection.to_owned(),
         table: table.to_string(),

@@ -9,7 +9,10 @@ use crate::{JobReport, JobTarget, Progress, SyncError, count, fail};
 /// interrupted backfill resumes after the last committed page: no gaps, and
 /// no page applied twice. Memory holds one page at a time.
 #[tracing::instrument(skip_all, fields(connection = target.connection))]
-pub async fn backfill(target: JobTarget<'_>, progress: &dyn Progress) -> Result<JobReport, SyncError> {
+pub async fn backfill(
+    target: JobTarget<'_>,
+    progress: &dyn Progress,
+) -> Result<JobReport, SyncError> {
     let lock = JobLock::try_acquire(target.pool, target.connection)
         .await?
         .ok_or_else(|| SyncError::Busy(target.connection.to_owned()))?;
@@ -23,7 +26,11 @@ async fn run(target: JobTarget<'_>, progress: &dyn Progress) -> Result<JobReport
     let mut counts = run.counts();
     let mut cursor = run.cursor.clone().filter(|c| !c.is_null());
     if cursor.is_some() {
-        tracing::info!(run_id = run.id, pages = counts.pages, "resuming interrupted backfill");
+        tracing::info!(
+            run_id = run.id,
+            pages = counts.pages,
+            "resuming interrupted backfill"
+        );
     }
     let total = target.provider.total_users().await.unwrap_or(None);
     progress.started("backfill", total, counts);
@@ -52,5 +59,8 @@ async fn run(target: JobTarget<'_>, progress: &dyn Progress) -> Result<JobReport
     }
     runs::finish(target.pool, run.id, None).await?;
     progress.finished(counts);
-    Ok(JobReport { run_id: run.id, counts })
+    Ok(JobReport {
+        run_id: run.id,
+        counts,
+    })
 }

@@ -22,7 +22,10 @@ const MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
 /// that start time as its version, so a user created or changed while the
 /// pass ran is never deleted by it. Nothing is deleted unless the whole list was read.
 #[tracing::instrument(skip_all, fields(connection = target.connection))]
-pub async fn reconcile(target: JobTarget<'_>, progress: &dyn Progress) -> Result<JobReport, SyncError> {
+pub async fn reconcile(
+    target: JobTarget<'_>,
+    progress: &dyn Progress,
+) -> Result<JobReport, SyncError> {
     let lock = JobLock::try_acquire(target.pool, target.connection)
         .await?
         .ok_or_else(|| SyncError::Busy(target.connection.to_owned()))?;
@@ -37,7 +40,10 @@ async fn run(target: JobTarget<'_>, progress: &dyn Progress) -> Result<JobReport
         Ok(counts) => {
             runs::finish(target.pool, run.id, None).await?;
             progress.finished(counts);
-            Ok(JobReport { run_id: run.id, counts })
+            Ok(JobReport {
+                run_id: run.id,
+                counts,
+            })
         }
         Err(e) => Err(fail(target, run.id, "reconcile", e).await),
     }
@@ -76,8 +82,7 @@ async fn pass(
     ))
     .bind(began.at() - MARGIN)
     .fetch_all(target.pool)
-    .await
-    ?;
+    .await?;
     let mut gone = Vec::new();
     for row in rows {
         let id: String = row.try_get("id")?;

@@ -231,7 +231,9 @@ fn secret(
 ) -> Option<Secret> {
     match (inline, file) {
         (Some(_), Some(_)) => {
-            problems.push(format!("{at}.{key}: give either {key} or {key}_file, not both"));
+            problems.push(format!(
+                "{at}.{key}: give either {key} or {key}_file, not both"
+            ));
             None
         }
         (Some(v), None) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
@@ -246,7 +248,10 @@ fn secret(
                 None
             }
             Err(e) => {
-                problems.push(format!("{at}.{key}_file: cannot read {}: {e}", path.display()));
+                problems.push(format!(
+                    "{at}.{key}_file: cannot read {}: {e}",
+                    path.display()
+                ));
                 None
             }
         },
@@ -263,7 +268,11 @@ pub fn parse_interval(raw: &str) -> Result<Option<Duration>, String> {
     if raw == "0" || raw == "off" {
         return Ok(None);
     }
-    let d = humantime::parse_duration(raw).map_err(|e| format!("{raw:?} is not a duration ({e}); use e.g. \"1h\", \"15m\", or \"0\" to turn it off"))?;
+    let d = humantime::parse_duration(raw).map_err(|e| {
+        format!(
+            "{raw:?} is not a duration ({e}); use e.g. \"1h\", \"15m\", or \"0\" to turn it off"
+        )
+    })?;
     Ok((!d.is_zero()).then_some(d))
 }
 
@@ -274,7 +283,9 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
     };
     let listen_raw = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let listen = listen_raw.parse().unwrap_or_else(|_| {
-        problems.push(format!("listen: {listen_raw:?} is not an address such as 127.0.0.1:8080"));
+        problems.push(format!(
+            "listen: {listen_raw:?} is not an address such as 127.0.0.1:8080"
+        ));
         SocketAddr::from(([127, 0, 0, 1], 8080))
     });
 
@@ -313,18 +324,21 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
                 None
             }
         };
-        let ident = |key: &str, value: Option<String>, default: &str, problems: &mut Vec<String>| {
-            SqlIdent::parse(value.as_deref().unwrap_or(default))
-                .map_err(|e| problems.push(format!("{at}.{key}: {e}")))
-                .ok()
-        };
+        let ident =
+            |key: &str, value: Option<String>, default: &str, problems: &mut Vec<String>| {
+                SqlIdent::parse(value.as_deref().unwrap_or(default))
+                    .map_err(|e| problems.push(format!("{at}.{key}: {e}")))
+                    .ok()
+            };
         let schema = ident("schema", c.schema, DEFAULT_SCHEMA, problems);
         let table = ident("table", c.table, DEFAULT_TABLE, problems);
         let table = schema.zip(table).map(|(s, t)| UsersTable::new(s, t));
         if let Some(t) = &table
             && !tables.insert(t.clone())
         {
-            problems.push(format!("{at}: table {t} is already used by another connection"));
+            problems.push(format!(
+                "{at}: table {t} is already used by another connection"
+            ));
         }
         let webhook_secret = secret(&at, "webhook_secret", c.webhook_secret, c.webhook_secret_file, problems)
             .filter(|s| {
@@ -334,10 +348,11 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
                 }
                 ok
             });
-        let reconcile_interval = parse_interval(c.reconcile_interval.as_deref().unwrap_or(DEFAULT_RECONCILE))
-            .map_err(|e| problems.push(format!("{at}.reconcile_interval: {e}")))
-            .ok()
-            .flatten();
+        let reconcile_interval =
+            parse_interval(c.reconcile_interval.as_deref().unwrap_or(DEFAULT_RECONCILE))
+                .map_err(|e| problems.push(format!("{at}.reconcile_interval: {e}")))
+                .ok()
+                .flatten();
         let credentials = match provider {
             Some(ProviderKind::StackAuth) => {
                 if c.secret_key.is_some() || c.secret_key_file.is_some() {
@@ -347,11 +362,19 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
                 if project_id.is_none() {
                     problems.push(format!("{at}.project_id: missing (Stack Auth project id)"));
                 }
-                let key = secret(&at, "secret_server_key", c.secret_server_key, c.secret_server_key_file, problems);
-                project_id.zip(key).map(|(project_id, secret_server_key)| Credentials::StackAuth {
-                    project_id,
-                    secret_server_key,
-                })
+                let key = secret(
+                    &at,
+                    "secret_server_key",
+                    c.secret_server_key,
+                    c.secret_server_key_file,
+                    problems,
+                );
+                project_id
+                    .zip(key)
+                    .map(|(project_id, secret_server_key)| Credentials::StackAuth {
+                        project_id,
+                        secret_server_key,
+                    })
             }
             Some(ProviderKind::Clerk) => {
                 if c.secret_server_key.is_some() || c.project_id.is_some() {
@@ -363,7 +386,9 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
             None => None,
         };
         let api_url = match (c.api_url, provider) {
-            (Some(url), _) if url.starts_with("http://") || url.starts_with("https://") => Some(url),
+            (Some(url), _) if url.starts_with("http://") || url.starts_with("https://") => {
+                Some(url)
+            }
             (Some(url), _) => {
                 problems.push(format!("{at}.api_url: {url:?} is not an http(s) URL"));
                 None
@@ -371,8 +396,14 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
             (None, Some(p)) => Some(p.default_api_url().to_owned()),
             (None, None) => None,
         };
-        if let (Some(name), Some(provider), Some(table), Some(webhook_secret), Some(credentials), Some(api_url)) =
-            (name, provider, table, webhook_secret, credentials, api_url)
+        if let (
+            Some(name),
+            Some(provider),
+            Some(table),
+            Some(webhook_secret),
+            Some(credentials),
+            Some(api_url),
+        ) = (name, provider, table, webhook_secret, credentials, api_url)
         {
             connections.push(ConnectionConfig {
                 name,
@@ -385,5 +416,9 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
             });
         }
     }
-    Config { database_url, listen, connections }
+    Config {
+        database_url,
+        listen,
+        connections,
+    }
 }

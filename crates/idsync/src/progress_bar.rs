@@ -76,7 +76,10 @@ impl Progress for CliProgress {
         match self {
             Self::Bar(bar) => {
                 bar.set_position(so_far.seen.max(0) as u64);
-                bar.set_message(format!("{} added, {} updated", so_far.added, so_far.updated));
+                bar.set_message(format!(
+                    "{} added, {} updated",
+                    so_far.added, so_far.updated
+                ));
             }
             Self::Lines { connection, last } => {
                 let Ok(mut last) = last.lock() else { return };

@@ -58,7 +58,10 @@ pub fn select<'a>(config: &'a Config, name: Option<&str>) -> Result<Vec<&'a Conn
             .map(|c| vec![c])
             .with_context(|| {
                 let known: Vec<&str> = config.connections.iter().map(|c| c.name.as_str()).collect();
-                format!("no connection named {n:?} (configured: {})", known.join(", "))
+                format!(
+                    "no connection named {n:?} (configured: {})",
+                    known.join(", ")
+                )
             }),
     }
 }

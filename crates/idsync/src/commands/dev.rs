@@ -70,7 +70,10 @@ pub async fn run(args: &DevArgs) -> Result<ExitCode> {
     let connection = ConnectionConfig {
         name: ConnectionName::parse(CONNECTION)?,
         provider: idsync_providers::ProviderKind::StackAuth,
-        table: UsersTable::new(SqlIdent::parse(DEFAULT_SCHEMA)?, SqlIdent::parse(DEFAULT_TABLE)?),
+        table: UsersTable::new(
+            SqlIdent::parse(DEFAULT_SCHEMA)?,
+            SqlIdent::parse(DEFAULT_TABLE)?,
+        ),
         webhook_secret: Secret::new(c.webhook_secret.clone()),
         reconcile_interval: Some(Duration::from_secs(300)),
         api_url: emulator.base_url(),
@@ -121,7 +124,11 @@ pub async fn run(args: &DevArgs) -> Result<ExitCode> {
     println!();
     println!("idsync dev is running:");
     println!("  Postgres     {database_url}");
-    println!("  Stack Auth   {} (emulated, {} users)", emulator.base_url(), emulator.users().len());
+    println!(
+        "  Stack Auth   {} (emulated, {} users)",
+        emulator.base_url(),
+        emulator.users().len()
+    );
     println!("  idsync       http://{addr}  (webhooks: /webhooks/{CONNECTION}, health: /readyz)");
     println!();
     println!("Look at the synced table:");

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind, RateLimit, UserChange, WebhookTarget};
+use idsync_emulator::{
+    Emulator, EmulatorConfig, ProviderKind, RateLimit, UserChange, WebhookTarget,
+};
 
 #[derive(Debug, Args)]
 pub struct EmulateArgs {
@@ -77,7 +79,10 @@ pub fn print_connection(emulator: &Emulator, name: &str) {
         emulator.users().len()
     );
     println!("idsync.toml connection for it:\n");
-    println!("[[connections]]\nname = \"{name}\"\nprovider = \"{}\"", c.kind);
+    println!(
+        "[[connections]]\nname = \"{name}\"\nprovider = \"{}\"",
+        c.kind
+    );
     match c.kind {
         ProviderKind::StackAuth => println!(
             "project_id = \"{}\"\nsecret_server_key = \"{}\"",
@@ -117,7 +122,10 @@ fn describe(user: &serde_json::Value) -> String {
         .and_then(|n| n.as_str())
         .map(str::to_owned)
         .or_else(|| {
-            let first = user.get("first_name").and_then(|n| n.as_str()).unwrap_or("");
+            let first = user
+                .get("first_name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("");
             let last = user.get("last_name").and_then(|n| n.as_str()).unwrap_or("");
             Some(format!("{first} {last}").trim().to_owned()).filter(|s| !s.is_empty())
         })

@@ -46,7 +46,12 @@ async fn run(config: Config, only: Option<&str>, job: Job) -> Result<ExitCode> {
         match result {
             Ok(r) => println!(
                 "{}: {} added, {} updated, {} deleted, {} unchanged ({} users listed)",
-                c.name, r.counts.added, r.counts.updated, r.counts.deleted, r.counts.unchanged, r.counts.seen
+                c.name,
+                r.counts.added,
+                r.counts.updated,
+                r.counts.deleted,
+                r.counts.unchanged,
+                r.counts.seen
             ),
             Err(e) => {
                 failed = true;
@@ -54,5 +59,9 @@ async fn run(config: Config, only: Option<&str>, job: Job) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

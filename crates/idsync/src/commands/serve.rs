@@ -13,7 +13,10 @@ pub async fn migrate_only(config: Config) -> Result<ExitCode> {
     for c in &config.connections {
         println!("{}: {} ready", c.name, c.table);
     }
-    println!("idsync schema at version {}", idsync_store::migrate::expected_version());
+    println!(
+        "idsync schema at version {}",
+        idsync_store::migrate::expected_version()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -31,7 +31,10 @@ fn run_line(run: Option<&RunRow>) -> String {
     let Some(r) = run else {
         return "never".to_owned();
     };
-    let when = r.finished_at.unwrap_or(r.started_at).format("%Y-%m-%d %H:%M:%S UTC");
+    let when = r
+        .finished_at
+        .unwrap_or(r.started_at)
+        .format("%Y-%m-%d %H:%M:%S UTC");
     let counts = format!(
         "{} listed, {} added, {} updated, {} deleted, {} unchanged",
         r.seen, r.added, r.updated, r.deleted, r.unchanged
@@ -44,7 +47,10 @@ fn run_line(run: Option<&RunRow>) -> String {
 
 fn print_text(s: &ConnectionStatus) {
     println!("{} → {}", s.connection, s.table);
-    println!("  users:          {} active, {} deleted", s.active_users, s.deleted_users);
+    println!(
+        "  users:          {} active, {} deleted",
+        s.active_users, s.deleted_users
+    );
     println!(
         "  last webhook:   {}",
         s.last_webhook_at
@@ -58,7 +64,12 @@ fn print_text(s: &ConnectionStatus) {
     } else {
         println!("  recent errors:");
         for e in &s.recent_errors {
-            println!("    {} [{}] {}", e.at.format("%Y-%m-%d %H:%M:%S"), e.source, e.message);
+            println!(
+                "    {} [{}] {}",
+                e.at.format("%Y-%m-%d %H:%M:%S"),
+                e.source,
+                e.message
+            );
         }
     }
 }

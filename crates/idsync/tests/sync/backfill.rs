@@ -15,8 +15,14 @@ async fn backfill_is_exact(kind: ProviderKind) {
     let out = cli(&cfg.path(), &["backfill"]).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "backfill failed: {stderr}");
-    assert!(stderr.contains("main: backfill started"), "progress lines: {stderr}");
-    assert!(stderr.contains("main: done, 10000 seen: 10000 added"), "{stderr}");
+    assert!(
+        stderr.contains("main: backfill started"),
+        "progress lines: {stderr}"
+    );
+    assert!(
+        stderr.contains("main: done, 10000 seen: 10000 added"),
+        "{stderr}"
+    );
     assert_eq!(emu.users().len(), 10_000);
     assert_mirrors(&db.pool, TABLE, &emu).await;
 
@@ -24,7 +30,10 @@ async fn backfill_is_exact(kind: ProviderKind) {
     let out = cli(&cfg.path(), &["backfill"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert!(stdout.contains("0 added, 0 updated, 0 deleted, 10000 unchanged"), "{stdout}");
+    assert!(
+        stdout.contains("0 added, 0 updated, 0 deleted, 10000 unchanged"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]
@@ -44,10 +53,16 @@ async fn interrupted_backfill_resumes_without_duplicates_or_gaps() {
     let cfg = config(&db.url, &[Conn::new("main", &emu)]);
     emu.fail_list_requests_after(Some(4));
     let out = cli(&cfg.path(), &["backfill"]).await;
-    assert!(!out.status.success(), "backfill should fail when the provider does");
+    assert!(
+        !out.status.success(),
+        "backfill should fail when the provider does"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("HTTP 500"), "{stderr}");
-    assert_eq!(count(&db.pool, "SELECT count(*) FROM neon_identity.users_sync").await, 800);
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM neon_identity.users_sync").await,
+        800
+    );
     let (status, cursor): (String, Option<serde_json::Value>) =
         sqlx::query_as("SELECT status, cursor FROM idsync.sync_runs WHERE kind = 'backfill'")
             .fetch_one(&db.pool)
@@ -59,9 +74,17 @@ async fn interrupted_backfill_resumes_without_duplicates_or_gaps() {
     emu.fail_list_requests_after(None);
     let requests_before = emu.list_request_count();
     let out = cli(&cfg.path(), &["backfill"]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("resuming after 800 users"));
-    assert_eq!(emu.list_request_count() - requests_before, 6, "only the remaining pages were fetched");
+    assert_eq!(
+        emu.list_request_count() - requests_before,
+        6,
+        "only the remaining pages were fetched"
+    );
     assert_mirrors(&db.pool, TABLE, &emu).await;
     let (runs, seen, added): (i64, i64, i64) = sqlx::query_as(
         "SELECT count(*), max(seen), max(added) FROM idsync.sync_runs WHERE kind = 'backfill' AND status = 'completed'",
@@ -69,7 +92,11 @@ async fn interrupted_backfill_resumes_without_duplicates_or_gaps() {
     .fetch_one(&db.pool)
     .await
     .unwrap();
-    assert_eq!((runs, seen, added), (1, 2000, 2000), "one run, each user once");
+    assert_eq!(
+        (runs, seen, added),
+        (1, 2000, 2000),
+        "one run, each user once"
+    );
 }
 
 #[tokio::test]
@@ -77,11 +104,20 @@ async fn rate_limited_backfill_still_completes() {
     let db = postgres().await;
     let mut config_ = EmulatorConfig::new(ProviderKind::Clerk);
     config_.seed_users = 3_000; // 6 pages of 500
-    config_.rate_limit = Some(RateLimit { requests: 2, per: Duration::from_secs(1) });
-    let emu = Emulator::start(config_, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    config_.rate_limit = Some(RateLimit {
+        requests: 2,
+        per: Duration::from_secs(1),
+    });
+    let emu = Emulator::start(config_, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let cfg = config(&db.url, &[Conn::new("main", &emu)]);
     let out = cli(&cfg.path(), &["backfill"]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_mirrors(&db.pool, TABLE, &emu).await;
     // 7 list pages (the last one empty) at 2 requests per second: some
     // were refused with 429 and retried.

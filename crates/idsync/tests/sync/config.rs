@@ -22,24 +22,55 @@ fn stack(extra: &str) -> String {
 async fn bad_configuration_exits_non_zero_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        (stack("").replace("stack_auth", "okta-ish"), "connections[0] (main).provider: unknown provider \"okta-ish\""),
-        (stack("").replace("secret_server_key = \"ssk_supersecret123\"\n", ""), "connections[0] (main).secret_server_key: missing"),
-        (stack("schema = \"Public; drop table x\"\n"), "connections[0] (main).schema: \"Public; drop table x\" is not a valid SQL identifier"),
-        (stack("reconcile_interval = \"every hour\"\n"), "connections[0] (main).reconcile_interval: \"every hour\" is not a duration"),
-        (format!("{}\n[[connections]]\nname = \"second\"\nprovider = \"clerk\"\nsecret_key = \"sk_test_x\"\nwebhook_secret = \"{SECRET}\"\n", stack("")),
-            "connections[1] (second): table neon_identity.users_sync is already used by another connection"),
-        (stack("").replace(SECRET, "not-a-secret"), "connections[0] (main).webhook_secret: not a Svix signing secret"),
-        (stack("colour = \"blue\"\n"), "unknown field: found `colour`"),
+        (
+            stack("").replace("stack_auth", "okta-ish"),
+            "connections[0] (main).provider: unknown provider \"okta-ish\"",
+        ),
+        (
+            stack("").replace("secret_server_key = \"ssk_supersecret123\"\n", ""),
+            "connections[0] (main).secret_server_key: missing",
+        ),
+        (
+            stack("schema = \"Public; drop table x\"\n"),
+            "connections[0] (main).schema: \"Public; drop table x\" is not a valid SQL identifier",
+        ),
+        (
+            stack("reconcile_interval = \"every hour\"\n"),
+            "connections[0] (main).reconcile_interval: \"every hour\" is not a duration",
+        ),
+        (
+            format!(
+                "{}\n[[connections]]\nname = \"second\"\nprovider = \"clerk\"\nsecret_key = \"sk_test_x\"\nwebhook_secret = \"{SECRET}\"\n",
+                stack("")
+            ),
+            "connections[1] (second): table neon_identity.users_sync is already used by another connection",
+        ),
+        (
+            stack("").replace(SECRET, "not-a-secret"),
+            "connections[0] (main).webhook_secret: not a Svix signing secret",
+        ),
+        (
+            stack("colour = \"blue\"\n"),
+            "unknown field: found `colour`",
+        ),
     ];
     for (text, expected) in cases {
         let path = write(dir.path(), &text);
         let out = cli(&path, &["migrate"]).await;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "accepted: {text}");
-        assert!(stderr.contains(expected), "expected {expected:?} in:\n{stderr}");
-        assert!(!stderr.contains("ssk_supersecret123"), "secret leaked: {stderr}");
-        assert!(!stderr.contains("database unavailable") && !stderr.contains("migration failed"),
-            "did something before failing: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in:\n{stderr}"
+        );
+        assert!(
+            !stderr.contains("ssk_supersecret123"),
+            "secret leaked: {stderr}"
+        );
+        assert!(
+            !stderr.contains("database unavailable") && !stderr.contains("migration failed"),
+            "did something before failing: {stderr}"
+        );
     }
     let missing = cli(&dir.path().join("nope.toml"), &["migrate"]).await;
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.toml: no such file"));
@@ -52,7 +83,10 @@ async fn environment_overrides_the_file_and_secrets_come_from_files() {
     let key_file = dir.path().join("clerk.key");
     std::fs::write(&key_file, "sk_test_fromfile\n").unwrap();
     // Only a name in the file: provider and secrets from the environment.
-    let path = write(dir.path(), "[[connections]]\nname = \"my-clerk\"\nprovider = \"stack_auth\"\n");
+    let path = write(
+        dir.path(),
+        "[[connections]]\nname = \"my-clerk\"\nprovider = \"stack_auth\"\n",
+    );
     let out = tokio::process::Command::new(bin())
         .args(["--config", path.to_str().unwrap(), "migrate"])
         .env("DATABASE_URL", &db.url)
@@ -63,11 +97,18 @@ async fn environment_overrides_the_file_and_secrets_come_from_files() {
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("my-clerk: neon_identity.clerk_users ready"));
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass('neon_identity.clerk_users') IS NOT NULL")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("my-clerk: neon_identity.clerk_users ready")
+    );
+    let exists: bool =
+        sqlx::query_scalar("SELECT to_regclass('neon_identity.clerk_users') IS NOT NULL")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     assert!(exists);
 }

@@ -24,9 +24,13 @@ async fn database_down_answers_503_and_the_retry_lands() {
         let status = s.send(e).await.unwrap();
         assert_eq!(status.as_u16(), 503, "webhook while the database is down");
     }
-    let ready = reqwest::get(format!("{}/readyz", server.base)).await.unwrap();
+    let ready = reqwest::get(format!("{}/readyz", server.base))
+        .await
+        .unwrap();
     assert_eq!(ready.status().as_u16(), 503);
-    let health = reqwest::get(format!("{}/healthz", server.base)).await.unwrap();
+    let health = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
     assert_eq!(health.status().as_u16(), 200, "the process itself is fine");
 
     db.server.restart().await.unwrap();
@@ -34,5 +38,8 @@ async fn database_down_answers_503_and_the_retry_lands() {
     deliver_all(&s, &events[2..]).await;
     let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
     assert_mirrors(&pool, "neon_identity.users_sync", &emu).await;
-    assert_eq!(count(&pool, "SELECT count(*) FROM idsync.deliveries").await, 5);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM idsync.deliveries").await,
+        5
+    );
 }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind, WebhookEvent, WebhookSender, WebhookTarget};
+use idsync_emulator::{
+    Emulator, EmulatorConfig, ProviderKind, WebhookEvent, WebhookSender, WebhookTarget,
+};
 use idsync_pg::{PgOptions, PgServer};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -19,7 +21,9 @@ pub struct TestDb {
 }
 
 pub async fn postgres() -> TestDb {
-    let server = PgServer::start(PgOptions::temporary()).await.expect("start postgres");
+    let server = PgServer::start(PgOptions::temporary())
+        .await
+        .expect("start postgres");
     let url = server.url();
     let pool = PgPoolOptions::new()
         .max_connections(5)
@@ -73,7 +77,9 @@ impl<'a> Conn<'a> {
                 "provider = \"stack_auth\"\nproject_id = \"{}\"\nsecret_server_key = \"{}\"\n",
                 c.project_id, c.api_key
             ),
-            ProviderKind::Clerk => format!("provider = \"clerk\"\nsecret_key = \"{}\"\n", c.api_key),
+            ProviderKind::Clerk => {
+                format!("provider = \"clerk\"\nsecret_key = \"{}\"\n", c.api_key)
+            }
         };
         format!(
             "[[connections]]\nname = \"{}\"\n{creds}schema = \"{}\"\ntable = \"{}\"\nwebhook_secret = \"{}\"\nreconcile_interval = \"{}\"\napi_url = \"{}\"\n\n",
@@ -151,7 +157,10 @@ pub async fn serve_at(config: &Path, listen: SocketAddr) -> Server {
         .arg("serve")
         .env("IDSYNC_LISTEN", listen.to_string())
         .env_remove("DATABASE_URL")
-        .env("RUST_LOG", std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()))
+        .env(
+            "RUST_LOG",
+            std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()),
+        )
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -162,7 +171,10 @@ pub async fn serve_at(config: &Path, listen: SocketAddr) -> Server {
         if let Ok(r) = client.get(format!("{base}/readyz")).send().await
             && r.status().is_success()
         {
-            return Server { _child: child, base };
+            return Server {
+                _child: child,
+                base,
+            };
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -181,7 +193,11 @@ pub fn sender(server: &Server, connection: &str, emulator: &Emulator) -> Webhook
 pub async fn deliver_all(sender: &WebhookSender, events: &[WebhookEvent]) {
     for e in events {
         let status = sender.send(e).await.expect("send webhook");
-        assert!(status.is_success(), "webhook {} answered {status}", e.msg_id);
+        assert!(
+            status.is_success(),
+            "webhook {} answered {status}",
+            e.msg_id
+        );
     }
 }
 
@@ -219,12 +235,17 @@ pub async fn snapshot(pool: &PgPool, table: &str) -> String {
 pub async fn assert_mirrors(pool: &PgPool, table: &str, emulator: &Emulator) {
     let users = emulator.users();
     let rows = rows(pool, table).await;
-    let active: std::collections::BTreeMap<&str, &Row> =
-        rows.iter().filter(|r| !r.deleted).map(|r| (r.id.as_str(), r)).collect();
+    let active: std::collections::BTreeMap<&str, &Row> = rows
+        .iter()
+        .filter(|r| !r.deleted)
+        .map(|r| (r.id.as_str(), r))
+        .collect();
     assert_eq!(active.len(), users.len(), "active rows vs provider users");
     for u in &users {
         let id = u["id"].as_str().unwrap();
-        let row = active.get(id).unwrap_or_else(|| panic!("user {id} missing or deleted"));
+        let row = active
+            .get(id)
+            .unwrap_or_else(|| panic!("user {id} missing or deleted"));
         assert_eq!(&row.raw_json, u, "raw_json of {id}");
     }
 }

@@ -15,7 +15,11 @@ async fn migrate_is_idempotent_and_safe_to_run_concurrently() {
     let path = cfg.path();
     let runs = futures::future::join_all((0..4).map(|_| cli(&path, &["migrate"]))).await;
     for out in &runs {
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert!(cli(&cfg.path(), &["migrate"]).await.status.success());
     let columns: Vec<(String, String, String)> = sqlx::query_as(
@@ -34,7 +38,10 @@ async fn migrate_is_idempotent_and_safe_to_run_concurrently() {
         ("updated_at", "timestamp with time zone", "YES"),
         ("deleted_at", "timestamp with time zone", "YES"),
     ];
-    let got: Vec<(&str, &str, &str)> = columns.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
+    let got: Vec<(&str, &str, &str)> = columns
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+        .collect();
     assert_eq!(got, expected);
     let indexed: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = 'neon_identity' AND tablename = 'users_sync' AND indexdef LIKE '%(deleted_at)%')",
@@ -43,7 +50,14 @@ async fn migrate_is_idempotent_and_safe_to_run_concurrently() {
     .await
     .unwrap();
     assert!(indexed, "index on deleted_at");
-    assert_eq!(count(&db.pool, "SELECT max(version)::bigint FROM idsync.migrations").await, 1);
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT max(version)::bigint FROM idsync.migrations"
+        )
+        .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -67,7 +81,10 @@ async fn an_incompatible_existing_table_is_refused_and_left_alone() {
     let msg = String::from_utf8_lossy(&out.stderr);
     assert!(msg.contains("neon_identity.users_sync"), "{msg}");
     assert!(msg.contains("column id is a generated column"), "{msg}");
-    assert!(msg.contains("column deleted_at is text, expected timestamp with time zone"), "{msg}");
+    assert!(
+        msg.contains("column deleted_at is text, expected timestamp with time zone"),
+        "{msg}"
+    );
     let kind: String = sqlx::query_scalar(
         "SELECT data_type::text FROM information_schema.columns WHERE table_name = 'users_sync' AND column_name = 'deleted_at'",
     )

@@ -29,19 +29,31 @@ async fn reconcile_repairs_dropped_webhooks_and_silent_deletes() {
 
         let out = cli(&cfg.path(), &["reconcile"]).await;
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(stdout.contains("1 added, 1 updated, 1 deleted, 298 unchanged"), "{kind:?}: {stdout}");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("1 added, 1 updated, 1 deleted, 298 unchanged"),
+            "{kind:?}: {stdout}"
+        );
         assert_mirrors(&db.pool, TABLE, &emu).await;
-        let deleted: bool = sqlx::query_scalar("SELECT deleted_at IS NOT NULL FROM neon_identity.users_sync WHERE id = $1")
-            .bind(&ids[1])
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+        let deleted: bool = sqlx::query_scalar(
+            "SELECT deleted_at IS NOT NULL FROM neon_identity.users_sync WHERE id = $1",
+        )
+        .bind(&ids[1])
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
         assert!(deleted, "removed user soft-deleted, row kept");
 
         // Nothing left to repair.
         let out = cli(&cfg.path(), &["reconcile"]).await;
-        assert!(String::from_utf8_lossy(&out.stdout).contains("0 added, 0 updated, 0 deleted, 300 unchanged"));
+        assert!(
+            String::from_utf8_lossy(&out.stdout)
+                .contains("0 added, 0 updated, 0 deleted, 300 unchanged")
+        );
     }
 }
 
@@ -51,7 +63,10 @@ fn event_for_unlisted_user(id: &str) -> WebhookEvent {
     let now = chrono::Utc::now().timestamp();
     let body = json!({"type": "user.created", "data": {"id": id, "display_name": "Late Comer", "primary_email": "late@example.com", "signed_up_at_millis": now * 1000}});
     WebhookEvent {
-        msg_id: format!("msg_{}", idsync_emulator::ksuid::generate(now, &mut rand::rng())),
+        msg_id: format!(
+            "msg_{}",
+            idsync_emulator::ksuid::generate(now, &mut rand::rng())
+        ),
         created_at: now,
         event_type: "user.created".into(),
         body: body.to_string(),
@@ -63,18 +78,32 @@ async fn reconcile_does_not_delete_a_user_created_during_the_pass() {
     let db = postgres().await;
     let mut c = EmulatorConfig::new(ProviderKind::StackAuth);
     c.seed_users = 1_000; // 5 pages at 2 requests per second: a pass of a few seconds
-    c.rate_limit = Some(RateLimit { requests: 2, per: Duration::from_secs(1) });
-    let emu = Emulator::start(c, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    c.rate_limit = Some(RateLimit {
+        requests: 2,
+        per: Duration::from_secs(1),
+    });
+    let emu = Emulator::start(c, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let cfg = config(&db.url, &[Conn::new("main", &emu)]);
     let server = serve(&cfg).await;
     // serve backfills on its own; wait for it.
     for _ in 0..200 {
-        if count(&db.pool, "SELECT count(*) FROM idsync.sync_runs WHERE kind='backfill' AND status='completed'").await == 1 {
+        if count(
+            &db.pool,
+            "SELECT count(*) FROM idsync.sync_runs WHERE kind='backfill' AND status='completed'",
+        )
+        .await
+            == 1
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(count(&db.pool, "SELECT count(*) FROM neon_identity.users_sync").await, 1000);
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM neon_identity.users_sync").await,
+        1000
+    );
     // A row the provider no longer has, from before the pass.
     let gone = emu.user_ids()[5].clone();
     emu.set_emit_webhooks(false);
@@ -85,7 +114,13 @@ async fn reconcile_does_not_delete_a_user_created_during_the_pass() {
     let path = cfg.path();
     let pass = tokio::spawn(async move { cli(&path, &["reconcile"]).await });
     for _ in 0..100 {
-        if count(&db.pool, "SELECT count(*) FROM idsync.sync_runs WHERE kind='reconcile' AND status='running'").await == 1 {
+        if count(
+            &db.pool,
+            "SELECT count(*) FROM idsync.sync_runs WHERE kind='reconcile' AND status='running'",
+        )
+        .await
+            == 1
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -93,23 +128,37 @@ async fn reconcile_does_not_delete_a_user_created_during_the_pass() {
     let s = sender(&server, "main", &emu);
     deliver_all(&s, &[event_for_unlisted_user("late-comer")]).await;
     let out = pass.await.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let state = |id: &'static str| {
         let pool = db.pool.clone();
         async move {
-            sqlx::query_scalar::<_, bool>("SELECT deleted_at IS NOT NULL FROM neon_identity.users_sync WHERE id = $1")
-                .bind(id)
-                .fetch_one(&pool)
-                .await
-                .unwrap()
+            sqlx::query_scalar::<_, bool>(
+                "SELECT deleted_at IS NOT NULL FROM neon_identity.users_sync WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
         }
     };
-    assert!(!state("late-comer").await, "user created during the pass was deleted");
-    let gone_deleted: bool = sqlx::query_scalar("SELECT deleted_at IS NOT NULL FROM neon_identity.users_sync WHERE id = $1")
-        .bind(&gone)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    assert!(gone_deleted, "the same pass deletes users gone before it began");
+    assert!(
+        !state("late-comer").await,
+        "user created during the pass was deleted"
+    );
+    let gone_deleted: bool = sqlx::query_scalar(
+        "SELECT deleted_at IS NOT NULL FROM neon_identity.users_sync WHERE id = $1",
+    )
+    .bind(&gone)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(
+        gone_deleted,
+        "the same pass deletes users gone before it began"
+    );
 }

@@ -13,7 +13,11 @@ async fn two_servers_share_the_webhook_load_and_converge() {
     let emu = emulator(ProviderKind::Clerk, 0).await;
     let cfg = config(&db.url, &[Conn::new("main", &emu)]);
     let a = serve(&cfg).await;
-    let b = serve_at(&cfg.path(), format!("127.0.0.1:{}", free_port()).parse().unwrap()).await;
+    let b = serve_at(
+        &cfg.path(),
+        format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+    )
+    .await;
     for _ in 0..300 {
         emu.random_change();
         emu.advance_clock(chrono::Duration::milliseconds(3));
@@ -52,8 +56,13 @@ async fn reconcile_runs_on_one_process_at_a_time() {
     let db = postgres().await;
     let mut c = EmulatorConfig::new(ProviderKind::StackAuth);
     c.seed_users = 1_000;
-    c.rate_limit = Some(RateLimit { requests: 2, per: Duration::from_secs(1) });
-    let emu = Emulator::start(c, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    c.rate_limit = Some(RateLimit {
+        requests: 2,
+        per: Duration::from_secs(1),
+    });
+    let emu = Emulator::start(c, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let cfg = config(&db.url, &[Conn::new("main", &emu)]);
     assert!(cli(&cfg.path(), &["migrate"]).await.status.success());
     let path = cfg.path();
@@ -67,7 +76,14 @@ async fn reconcile_runs_on_one_process_at_a_time() {
     let refused = outs.iter().find(|o| !o.status.success()).unwrap();
     let msg = String::from_utf8_lossy(&refused.stderr);
     assert!(msg.contains("already running"), "{msg}");
-    assert_eq!(count(&db.pool, "SELECT count(*) FROM idsync.sync_runs WHERE kind = 'reconcile'").await, 1);
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM idsync.sync_runs WHERE kind = 'reconcile'"
+        )
+        .await,
+        1
+    );
     // The lock is released afterwards: a later pass runs.
     assert!(cli(&cfg.path(), &["reconcile"]).await.status.success());
 }

@@ -19,7 +19,10 @@ fn headers(id: &str, ts: i64, sig: &str) -> HeaderMap {
 }
 
 fn sign(secret: &str, id: &str, ts: i64, body: &str) -> String {
-    svix::webhooks::Webhook::new(secret).unwrap().sign(id, ts, body.as_bytes()).unwrap()
+    svix::webhooks::Webhook::new(secret)
+        .unwrap()
+        .sign(id, ts, body.as_bytes())
+        .unwrap()
 }
 
 fn verifier(secret: &str) -> Verifier {
@@ -29,10 +32,16 @@ fn verifier(secret: &str) -> Verifier {
 #[test]
 fn published_test_vector_verifies() {
     let sig = "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=";
-    let meta = verifier(SECRET).verify_at(&headers(ID, TS, sig), BODY.as_bytes(), TS).unwrap();
+    let meta = verifier(SECRET)
+        .verify_at(&headers(ID, TS, sig), BODY.as_bytes(), TS)
+        .unwrap();
     assert_eq!(meta.message_id, ID);
     assert_eq!(meta.timestamp, TS);
-    assert_eq!(sign(SECRET, ID, TS, BODY), sig, "svix crate agrees with the vector");
+    assert_eq!(
+        sign(SECRET, ID, TS, BODY),
+        sig,
+        "svix crate agrees with the vector"
+    );
 }
 
 #[test]
@@ -40,8 +49,13 @@ fn any_of_several_signatures_passes_for_rotation() {
     let old = sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", ID, TS, BODY);
     let new = sign(SECRET, ID, TS, BODY);
     let v = verifier(SECRET);
-    for header in [format!("{old} {new}"), format!("{new} {old}"), format!("v2,abc {new}")] {
-        v.verify_at(&headers(ID, TS, &header), BODY.as_bytes(), TS).unwrap();
+    for header in [
+        format!("{old} {new}"),
+        format!("{new} {old}"),
+        format!("v2,abc {new}"),
+    ] {
+        v.verify_at(&headers(ID, TS, &header), BODY.as_bytes(), TS)
+            .unwrap();
     }
     assert_eq!(
         v.verify_at(&headers(ID, TS, &old), BODY.as_bytes(), TS),
@@ -55,7 +69,11 @@ fn timestamp_window_is_300_seconds_each_way() {
     let sig = sign(SECRET, ID, TS, BODY);
     let h = headers(ID, TS, &sig);
     for now in [TS - 300, TS, TS + 300] {
-        assert!(v.verify_at(&h, BODY.as_bytes(), now).is_ok(), "now = ts{:+}", now - TS);
+        assert!(
+            v.verify_at(&h, BODY.as_bytes(), now).is_ok(),
+            "now = ts{:+}",
+            now - TS
+        );
     }
     for now in [TS - 301, TS + 301] {
         assert_eq!(
@@ -72,9 +90,18 @@ fn tampered_body_id_or_timestamp_fails() {
     let v = verifier(SECRET);
     let sig = sign(SECRET, ID, TS, BODY);
     let tampered = BODY.replace("test_user", "admin");
-    assert_eq!(v.verify_at(&headers(ID, TS, &sig), tampered.as_bytes(), TS), Err(VerifyError::BadSignature));
-    assert_eq!(v.verify_at(&headers("msg_other", TS, &sig), BODY.as_bytes(), TS), Err(VerifyError::BadSignature));
-    assert_eq!(v.verify_at(&headers(ID, TS + 1, &sig), BODY.as_bytes(), TS), Err(VerifyError::BadSignature));
+    assert_eq!(
+        v.verify_at(&headers(ID, TS, &sig), tampered.as_bytes(), TS),
+        Err(VerifyError::BadSignature)
+    );
+    assert_eq!(
+        v.verify_at(&headers("msg_other", TS, &sig), BODY.as_bytes(), TS),
+        Err(VerifyError::BadSignature)
+    );
+    assert_eq!(
+        v.verify_at(&headers(ID, TS + 1, &sig), BODY.as_bytes(), TS),
+        Err(VerifyError::BadSignature)
+    );
 }
 
 #[test]
@@ -82,10 +109,16 @@ fn missing_headers_are_named() {
     let v = verifier(SECRET);
     let mut h = headers(ID, TS, &sign(SECRET, ID, TS, BODY));
     h.remove("svix-signature");
-    assert_eq!(v.verify_at(&h, BODY.as_bytes(), TS), Err(VerifyError::MissingHeader("svix-signature")));
+    assert_eq!(
+        v.verify_at(&h, BODY.as_bytes(), TS),
+        Err(VerifyError::MissingHeader("svix-signature"))
+    );
     let mut h = headers(ID, TS, "v1,x");
     h.remove("svix-id");
-    assert_eq!(v.verify_at(&h, BODY.as_bytes(), TS), Err(VerifyError::MissingHeader("svix-id")));
+    assert_eq!(
+        v.verify_at(&h, BODY.as_bytes(), TS),
+        Err(VerifyError::MissingHeader("svix-id"))
+    );
 }
 
 #[test]
@@ -93,6 +126,9 @@ fn unbranded_webhook_headers_are_accepted() {
     let mut h = HeaderMap::new();
     h.insert("webhook-id", ID.parse().unwrap());
     h.insert("webhook-timestamp", TS.to_string().parse().unwrap());
-    h.insert("webhook-signature", sign(SECRET, ID, TS, BODY).parse().unwrap());
+    h.insert(
+        "webhook-signature",
+        sign(SECRET, ID, TS, BODY).parse().unwrap(),
+    );
     verifier(SECRET).verify_at(&h, BODY.as_bytes(), TS).unwrap();
 }

@@ -13,7 +13,10 @@ use crate::helpers::*;
 const TABLE: &str = "neon_identity.users_sync";
 
 fn signed(secret: &str, id: &str, ts: i64, body: &str) -> reqwest::header::HeaderMap {
-    let sig = svix::webhooks::Webhook::new(secret).unwrap().sign(id, ts, body.as_bytes()).unwrap();
+    let sig = svix::webhooks::Webhook::new(secret)
+        .unwrap()
+        .sign(id, ts, body.as_bytes())
+        .unwrap();
     let mut h = reqwest::header::HeaderMap::new();
     h.insert("svix-id", id.parse().unwrap());
     h.insert("svix-timestamp", ts.to_string().parse().unwrap());
@@ -36,35 +39,113 @@ async fn bad_input_gets_its_status_and_writes_nothing() {
 
     let secret = emu.config().webhook_secret.clone();
     let now = chrono::Utc::now().timestamp();
-    let user = json!({"type": "user.created", "data": {"id": "intruder", "display_name": "Mallory"}}).to_string();
+    let user =
+        json!({"type": "user.created", "data": {"id": "intruder", "display_name": "Mallory"}})
+            .to_string();
     let url = server.webhook_url("main");
     let http = reqwest::Client::new();
 
     let mut cases: Vec<(&str, String, reqwest::header::HeaderMap, String, u16)> = vec![
-        ("unsigned", url.clone(), reqwest::header::HeaderMap::new(), user.clone(), 401),
-        ("mis-signed", url.clone(), signed("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_1", now, &user), user.clone(), 401),
-        ("stale timestamp", url.clone(), signed(&secret, "msg_2", now - 301, &user), user.clone(), 401),
-        ("future timestamp", url.clone(), signed(&secret, "msg_3", now + 301, &user), user.clone(), 401),
-        ("malformed json", url.clone(), signed(&secret, "msg_4", now, "{\"type\":"), "{\"type\":".into(), 400),
-        ("unknown connection", server.webhook_url("nope"), signed(&secret, "msg_6", now, &user), user.clone(), 404),
+        (
+            "unsigned",
+            url.clone(),
+            reqwest::header::HeaderMap::new(),
+            user.clone(),
+            401,
+        ),
+        (
+            "mis-signed",
+            url.clone(),
+            signed(
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "msg_1",
+                now,
+                &user,
+            ),
+            user.clone(),
+            401,
+        ),
+        (
+            "stale timestamp",
+            url.clone(),
+            signed(&secret, "msg_2", now - 301, &user),
+            user.clone(),
+            401,
+        ),
+        (
+            "future timestamp",
+            url.clone(),
+            signed(&secret, "msg_3", now + 301, &user),
+            user.clone(),
+            401,
+        ),
+        (
+            "malformed json",
+            url.clone(),
+            signed(&secret, "msg_4", now, "{\"type\":"),
+            "{\"type\":".into(),
+            400,
+        ),
+        (
+            "unknown connection",
+            server.webhook_url("nope"),
+            signed(&secret, "msg_6", now, &user),
+            user.clone(),
+            404,
+        ),
     ];
     let no_id = json!({"type": "user.updated", "data": {"display_name": "x"}}).to_string();
-    cases.push(("missing user id", url.clone(), signed(&secret, "msg_5", now, &no_id), no_id, 400));
+    cases.push((
+        "missing user id",
+        url.clone(),
+        signed(&secret, "msg_5", now, &no_id),
+        no_id,
+        400,
+    ));
     let huge = json!({"type": "user.created", "data": {"id": "big", "server_metadata": {"blob": "x".repeat(1024 * 1024)}}}).to_string();
-    cases.push(("oversized", url.clone(), signed(&secret, "msg_7", now, &huge), huge, 413));
+    cases.push((
+        "oversized",
+        url.clone(),
+        signed(&secret, "msg_7", now, &huge),
+        huge,
+        413,
+    ));
     // Signed for one body, sent with another.
     let tampered = user.replace("Mallory", "Admin");
-    cases.push(("tampered", url.clone(), signed(&secret, "msg_8", now, &user), tampered, 401));
+    cases.push((
+        "tampered",
+        url.clone(),
+        signed(&secret, "msg_8", now, &user),
+        tampered,
+        401,
+    ));
 
     for (what, url, headers, body, status) in cases {
-        let resp = http.post(&url).headers(headers).body(body).send().await.unwrap();
+        let resp = http
+            .post(&url)
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status().as_u16(), status, "{what}");
         let err: serde_json::Value = resp.json().await.unwrap();
-        assert!(err["error"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {err}");
-        assert_eq!(snapshot(&db.pool, TABLE).await, before, "{what} changed the table");
+        assert!(
+            err["error"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {err}"
+        );
+        assert_eq!(
+            snapshot(&db.pool, TABLE).await,
+            before,
+            "{what} changed the table"
+        );
     }
     // The rejections are visible in `status`.
-    let errors = count(&db.pool, "SELECT count(*) FROM idsync.errors WHERE source = 'webhook'").await;
+    let errors = count(
+        &db.pool,
+        "SELECT count(*) FROM idsync.errors WHERE source = 'webhook'",
+    )
+    .await;
     assert!(errors >= 8, "rejections recorded: {errors}");
 }
 
@@ -83,7 +164,12 @@ async fn redelivery_is_a_noop_and_other_events_are_acknowledged() {
 
     let resp = reqwest::Client::new()
         .post(server.webhook_url("clerk"))
-        .headers(signed(&emu.config().webhook_secret, &events[0].msg_id, chrono::Utc::now().timestamp(), &events[0].body))
+        .headers(signed(
+            &emu.config().webhook_secret,
+            &events[0].msg_id,
+            chrono::Utc::now().timestamp(),
+            &events[0].body,
+        ))
         .body(events[0].body.clone())
         .send()
         .await
@@ -96,13 +182,21 @@ async fn redelivery_is_a_noop_and_other_events_are_acknowledged() {
     let session = json!({"type": "session.created", "object": "event", "data": {"id": "sess_1"}, "timestamp": 1}).to_string();
     let resp = reqwest::Client::new()
         .post(server.webhook_url("clerk"))
-        .headers(signed(&emu.config().webhook_secret, "msg_session", chrono::Utc::now().timestamp(), &session))
+        .headers(signed(
+            &emu.config().webhook_secret,
+            "msg_session",
+            chrono::Utc::now().timestamp(),
+            &session,
+        ))
         .body(session)
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    assert_eq!(resp.json::<serde_json::Value>().await.unwrap()["outcome"], "ignored");
+    assert_eq!(
+        resp.json::<serde_json::Value>().await.unwrap()["outcome"],
+        "ignored"
+    );
     assert_eq!(snapshot(&db.pool, TABLE).await, before);
 }
 
@@ -123,7 +217,11 @@ async fn converges(kind: ProviderKind) {
     let mut events: Vec<WebhookEvent> = emu.take_events();
     assert_eq!(events.len(), 1000);
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
-    let dups: Vec<WebhookEvent> = events.iter().filter(|_| rng.random_bool(0.2)).cloned().collect();
+    let dups: Vec<WebhookEvent> = events
+        .iter()
+        .filter(|_| rng.random_bool(0.2))
+        .cloned()
+        .collect();
     events.extend(dups);
     events.shuffle(&mut rng);
 
@@ -138,7 +236,11 @@ async fn converges(kind: ProviderKind) {
         .await;
     assert!(statuses.iter().all(|s| *s == 200), "all accepted");
     assert_mirrors(&db.pool, TABLE, &emu).await;
-    let deleted = count(&db.pool, "SELECT count(*) FROM neon_identity.users_sync WHERE deleted_at IS NOT NULL").await;
+    let deleted = count(
+        &db.pool,
+        "SELECT count(*) FROM neon_identity.users_sync WHERE deleted_at IS NOT NULL",
+    )
+    .await;
     assert!(deleted > 0, "some users were deleted along the way");
     let logged = count(&db.pool, "SELECT count(*) FROM idsync.deliveries").await;
     assert_eq!(logged, 1000, "each message logged once");
@@ -174,12 +276,18 @@ async fn stale_update_after_delete_does_not_resurrect() {
         deliver_all(&s, &[created.clone(), deleted.clone()]).await;
         let after_delete = rows(&db.pool, TABLE).await;
         assert!(after_delete[0].deleted);
-        assert_eq!(after_delete[0].raw_json, user, "soft delete keeps the last profile");
+        assert_eq!(
+            after_delete[0].raw_json, user,
+            "soft delete keeps the last profile"
+        );
 
         let resp = s.send(updated).await.unwrap();
         assert_eq!(resp.as_u16(), 200);
         let after = rows(&db.pool, TABLE).await;
-        assert_eq!(after, after_delete, "{kind:?}: stale update changed the row");
+        assert_eq!(
+            after, after_delete,
+            "{kind:?}: stale update changed the row"
+        );
 
         // A delete delivered before its create leaves a tombstone the
         // create cannot overwrite.
@@ -189,8 +297,14 @@ async fn stale_update_after_delete_does_not_resurrect() {
         let events = emu.take_events();
         deliver_all(&s, &[events[1].clone(), events[0].clone()]).await;
         let rows = rows(&db.pool, TABLE).await;
-        let row = rows.iter().find(|r| r.id == other["id"].as_str().unwrap()).unwrap();
-        assert!(row.deleted, "{kind:?}: create after delete resurrected the user");
+        let row = rows
+            .iter()
+            .find(|r| r.id == other["id"].as_str().unwrap())
+            .unwrap();
+        assert!(
+            row.deleted,
+            "{kind:?}: create after delete resurrected the user"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

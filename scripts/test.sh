@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The project's test command. On a fresh machine it first installs what the
+# tests need (PostgreSQL from the distribution's packages), then runs the
+# whole suite. Every test starts its own throwaway Postgres; nothing has to
+# be running beforehand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have_postgres() {
+    command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
+}
+
+apt_install() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "error: $* missing; install it (apt-get install $*) or run this script as root" >&2
+        exit 1
+    fi
+    if [ -z "${APT_UPDATED:-}" ]; then
+        apt-get update -qq
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! have_postgres; then
+    echo "PostgreSQL not found: installing it from the distribution's packages"
+    apt_install postgresql
+fi
+
+if [ -x scripts/browser-test-deps.sh ]; then
+    scripts/browser-test-deps.sh
+fi
+
+cargo test --workspace --locked --no-fail-fast
