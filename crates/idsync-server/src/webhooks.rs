@@ -73,8 +73,13 @@ async fn handle(
             change: None,
         },
     };
+    let (message_id, event_type) = (delivery.message_id.clone(), delivery.event_type.clone());
+    let user = delivery.change.as_ref().map(|c| c.user_id.to_string());
     match conn.applier.submit(delivery).await {
-        Ok(outcome) => Ok(Json(json!({ "outcome": outcome }))),
+        Ok(outcome) => {
+            tracing::info!(message_id, event_type, user, outcome = outcome.as_str(), "webhook");
+            Ok(Json(json!({ "outcome": outcome })))
+        }
         Err(ApplyError::Unavailable(reason)) => {
             tracing::warn!(%reason, "database unavailable; asking the provider to retry");
             Err(HttpError::new(

@@ -63,6 +63,8 @@ pub async fn run(args: &DevArgs) -> Result<ExitCode> {
 
     let mut emulator_config = EmulatorConfig::new(ProviderKind::StackAuth);
     emulator_config.seed_users = args.users;
+    // The same users every run, so a table kept in .idsync/ stays recognisable.
+    emulator_config.rng_seed = 1;
     let emulator = Emulator::start(emulator_config, SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .context("could not start the Stack Auth emulator")?;
