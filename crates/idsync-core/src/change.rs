@@ -54,6 +54,12 @@ impl Version {
     pub fn at(self) -> DateTime<Utc> {
         self.0
     }
+
+    /// The version with its sub-second part dropped, to compare fairly with
+    /// versions that only have whole seconds.
+    pub fn whole_seconds(self) -> Self {
+        Self::from_unix_seconds(self.0.timestamp()).unwrap_or(self)
+    }
 }
 
 /// The columns idsync fills from a provider's user object.

@@ -3,7 +3,7 @@
 //! Webhook bodies are `{type, data}` with no timestamp of their own, so an
 //! event's version is the Svix message's creation time. The user object
 //! has no update time either: a listed user's version is the time the page
-//! was fetched (the state observed then).
+//! was fetched (the state observed then), in whole seconds like event times.
 
 use chrono::DateTime;
 use idsync_core::{Change, Profile, Secret, Version};
@@ -129,7 +129,9 @@ impl Client {
                 .header("X-Stack-Secret-Server-Key", self.key.expose())
         })
         .await?;
-        let fetched = Version::now();
+        // Whole seconds, like the event versions this is compared with: a
+        // change made in the second after the read must win over it.
+        let fetched = Version::now().whole_seconds();
         let mut body = http_client::json(resp).await?;
         let next = body
             .pointer("/pagination/next_cursor")

@@ -77,7 +77,13 @@ async fn handle(
     let user = delivery.change.as_ref().map(|c| c.user_id.to_string());
     match conn.applier.submit(delivery).await {
         Ok(outcome) => {
-            tracing::info!(message_id, event_type, user, outcome = outcome.as_str(), "webhook");
+            tracing::info!(
+                message_id,
+                event_type,
+                user,
+                outcome = outcome.as_str(),
+                "webhook"
+            );
             Ok(Json(json!({ "outcome": outcome })))
         }
         Err(ApplyError::Unavailable(reason)) => {

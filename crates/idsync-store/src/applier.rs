@@ -119,12 +119,14 @@ pub async fn apply_batch(
     for (i, d) in items.iter().enumerate() {
         first_index.entry(d.message_id.as_str()).or_insert(i);
     }
-    let candidates: Vec<usize> = items
+    let mut candidates: Vec<usize> = items
         .iter()
         .enumerate()
         .filter(|(i, d)| first_index.get(d.message_id.as_str()) == Some(i))
         .map(|(i, _)| i)
         .collect();
+    // Claim in message-id order so replicas lock in the same order.
+    candidates.sort_by(|&a, &b| items[a].message_id.cmp(&items[b].message_id));
     let ids: Vec<String> = candidates
         .iter()
         .map(|&i| items[i].message_id.clone())

@@ -119,6 +119,11 @@ pub async fn apply_changes(
         slot_of,
     } = reduce(changes);
 
+    // Rows in id order: concurrent batches (other replicas, backfill) then
+    // lock rows in the same order and cannot deadlock.
+    let mut order: Vec<usize> = (0..winners.len()).collect();
+    order.sort_by(|&a, &b| winners[a].user_id.cmp(&winners[b].user_id));
+
     let n = winners.len();
     let mut raw = Vec::with_capacity(n);
     let mut ids = Vec::with_capacity(n);
@@ -127,7 +132,7 @@ pub async fn apply_changes(
     let mut created: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(n);
     let mut versions = Vec::with_capacity(n);
     let mut deleted: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(n);
-    for change in &winners {
+    for change in order.iter().map(|&i| &winners[i]) {
         ids.push(change.user_id.as_str().to_owned());
         versions.push(change.version.at());
         match &change.kind {

@@ -29,12 +29,12 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed
             | sqlx::Error::Tls(_) => Self::Unavailable(e.to_string()),
-            // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now,
-            // 08xxx connection exceptions: all mean "try again later".
+            // 57P0x shutdown / cannot connect now, 08xxx connection exceptions,
+            // 40001 serialization failure, 40P01 deadlock: "try again later".
             sqlx::Error::Database(db)
-                if db
-                    .code()
-                    .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
+                if db.code().is_some_and(|c| {
+                    c.starts_with("57P") || c.starts_with("08") || c == "40001" || c == "40P01"
+                }) =>
             {
                 Self::Unavailable(e.to_string())
             }

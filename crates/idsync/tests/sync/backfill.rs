@@ -69,7 +69,10 @@ async fn interrupted_backfill_resumes_without_duplicates_or_gaps() {
             .await
             .unwrap();
     assert_eq!(status, "failed");
-    assert!(cursor.is_some_and(|c| c.is_string()), "cursor saved");
+    assert!(
+        cursor.is_some_and(|c| c["next"].is_string()),
+        "cursor saved"
+    );
 
     emu.fail_list_requests_after(None);
     let requests_before = emu.list_request_count();

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod backfill;
+mod cli;
 mod config;
 mod db_outage;
 mod helpers;

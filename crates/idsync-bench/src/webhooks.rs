@@ -1,0 +1,272 @@
+//! Scenarios 1 and 2: webhook ingest through idsync's HTTP server and
+//! group-commit applier, and the one-transaction-per-event baseline.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use idsync_core::{Change, ConnectionName, Secret, SqlIdent};
+use idsync_emulator::{Emulator, EmulatorConfig, WebhookEvent, WebhookSender, WebhookTarget};
+use idsync_providers::svix::{Verifier, WebhookMeta};
+use idsync_providers::{Decoded, Provider, ProviderKind, RetryPolicy};
+use idsync_server::{AppState, ConnectionRuntime};
+use idsync_store::applier::Applier;
+use idsync_store::{PgPool, UsersTable};
+use tokio::sync::oneshot;
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::db::verify;
+use crate::report::row;
+
+/// Fixed so that runs generate the same users and changes.
+const RNG_SEED: u64 = 42;
+/// Delivered before the measured runs, unreported: opens the HTTP and
+/// database connections and warms the caches.
+const WARM_UP_EVENTS: usize = 500;
+
+/// A Clerk emulator and idsync serving one connection for it, in-process.
+///
+/// Every run generates fresh changes on the same emulator and applies them
+/// to the same table (a run replaying old events would only measure
+/// duplicate detection), so after each run the table must equal the
+/// emulator's users.
+pub struct Fixture {
+    pool: PgPool,
+    emulator: Emulator,
+    connection: ConnectionName,
+    table: UsersTable,
+    /// One sender, cloned into each task: the clones share its HTTP client
+    /// and so its keep-alive connections.
+    sender: WebhookSender,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Fixture {
+    pub async fn start(pool: &PgPool) -> Result<Self> {
+        let mut config = EmulatorConfig::new(idsync_emulator::ProviderKind::Clerk);
+        config.rng_seed = RNG_SEED;
+        let emulator = Emulator::start(config, "127.0.0.1:0".parse()?).await?;
+        let connection = ConnectionName::parse("bench_webhooks")?;
+        let table = UsersTable::new(SqlIdent::parse("bench")?, SqlIdent::parse("users_webhooks")?);
+        idsync_store::migrate::migrate(pool, std::slice::from_ref(&table)).await?;
+
+        // What `idsync serve` builds for a Clerk connection
+        // (crates/idsync/src/runtime.rs `connection`), minus the background
+        // jobs: a reconcile or first backfill would disturb the figures.
+        let emu = emulator.config();
+        let runtime = ConnectionRuntime {
+            name: connection.clone(),
+            kind: ProviderKind::Clerk,
+            table: table.clone(),
+            verifier: Verifier::new(&Secret::new(emu.webhook_secret.clone()))?,
+            provider: Provider::clerk(
+                &emulator.base_url(),
+                Secret::new(emu.api_key.clone()),
+                RetryPolicy::default(),
+            ),
+            applier: Applier::spawn(pool.clone(), connection.to_string(), table.clone()),
+            reconcile_interval: None,
+        };
+        let state = AppState::new(pool.clone(), vec![runtime]);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, idsync_server::router(state))
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        let sender = WebhookSender::new(WebhookTarget {
+            url: format!("http://{addr}/webhooks/{connection}"),
+            secret: emu.webhook_secret.clone(),
+        })?;
+        Ok(Self {
+            pool: pool.clone(),
+            emulator,
+            connection,
+            table,
+            sender,
+            stop,
+            server,
+        })
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        match self.server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("warning: idsync server failed: {e}"),
+            Err(e) => eprintln!("warning: idsync server task ended abnormally: {e}"),
+        }
+        self.emulator.shutdown().await;
+    }
+
+    /// `n` random changes (create 40%, update 45%, delete 15%) and their
+    /// events. The clock moves 1 ms per change so that every change has its
+    /// own version, as real changes made one after another would.
+    fn generate(&self, n: usize) -> Vec<WebhookEvent> {
+        eprintln!("generating {n} changes ...");
+        for _ in 0..n {
+            self.emulator.random_change();
+            self.emulator
+                .advance_clock(chrono::Duration::milliseconds(1));
+        }
+        self.emulator.take_events()
+    }
+
+    pub async fn warm_up(&self) -> Result<()> {
+        let events = self.generate(WARM_UP_EVENTS);
+        self.deliver(events, 16).await?;
+        Ok(())
+    }
+
+    /// Scenario 1: `n` signed webhook POSTs from `concurrency` senders.
+    pub async fn ingest(&self, n: usize, concurrency: usize) -> Result<()> {
+        let events = Arc::new(self.generate(n));
+        eprintln!("delivering with {concurrency} concurrent senders ...");
+        let (elapsed, mut latencies) = self.deliver(events.clone(), concurrency).await?;
+        let transactions = self.transactions(&events).await?;
+        let users = verify(&self.pool, &self.table, &self.emulator).await?;
+        row(
+            &format!("webhooks c={concurrency}"),
+            events.len(),
+            elapsed,
+            Some(&mut latencies),
+            &format!(
+                "{:.1} events/tx ({transactions} tx); {users} users, verified",
+                events.len() as f64 / transactions.max(1) as f64
+            ),
+        );
+        Ok(())
+    }
+
+    /// Sends every event once, `concurrency` at a time; returns the wall
+    /// time and each request's latency. Any answer but 2xx is an error.
+    async fn deliver(
+        &self,
+        events: impl Into<Arc<Vec<WebhookEvent>>>,
+        concurrency: usize,
+    ) -> Result<(Duration, Vec<Duration>)> {
+        let events: Arc<Vec<WebhookEvent>> = events.into();
+        let next = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let mut tasks = JoinSet::new();
+        for _ in 0..concurrency {
+            let (events, next, sender) = (events.clone(), next.clone(), self.sender.clone());
+            tasks.spawn(async move {
+                let mut latencies = Vec::with_capacity(events.len() / concurrency + 1);
+                while let Some(event) = events.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let sent = Instant::now();
+                    let status = sender.send(event).await?;
+                    latencies.push(sent.elapsed());
+                    if !status.is_success() {
+                        bail!("webhook {} answered {status}", event.msg_id);
+                    }
+                }
+                Ok(latencies)
+            });
+        }
+        let mut latencies = Vec::with_capacity(events.len());
+        while let Some(done) = tasks.join_next().await {
+            latencies.extend(done??);
+        }
+        Ok((started.elapsed(), latencies))
+    }
+
+    /// How many transactions the applier committed for these events.
+    /// `received_at` defaults to `now()`, the start time of the transaction
+    /// that claimed the message, so each applier transaction leaves one
+    /// distinct value: an exact count, unlike pg_stat_database's
+    /// `xact_commit`, which also counts our own queries and reaches the
+    /// view lazily.
+    async fn transactions(&self, events: &[WebhookEvent]) -> Result<i64> {
+        let ids: Vec<&str> = events.iter().map(|e| e.msg_id.as_str()).collect();
+        let (claimed, transactions): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), count(DISTINCT received_at) FROM idsync.deliveries
+              WHERE connection = $1 AND message_id = ANY($2)",
+        )
+        .bind(self.connection.as_str())
+        .bind(&ids)
+        .fetch_one(&self.pool)
+        .await?;
+        if claimed != events.len() as i64 {
+            bail!(
+                "{claimed} of {} messages are in the delivery log",
+                events.len()
+            );
+        }
+        Ok(transactions)
+    }
+
+    /// Scenario 2: the same kind of events, decoded as the webhook handler
+    /// does, each applied and committed in its own transaction with
+    /// `apply_changes`, from `concurrency` tasks. No HTTP, no signature
+    /// check and no delivery log: the baseline is flattered, and still
+    /// shows what one commit per event costs.
+    pub async fn one_tx_per_event(&self, n: usize, concurrency: usize) -> Result<()> {
+        let events = self.generate(n);
+        let changes = Arc::new(decode(&events)?);
+        eprintln!("applying one transaction per event with {concurrency} tasks ...");
+        let next = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let mut tasks = JoinSet::new();
+        for _ in 0..concurrency {
+            let (changes, next) = (changes.clone(), next.clone());
+            let (pool, table) = (self.pool.clone(), self.table.clone());
+            tasks.spawn(async move {
+                let mut latencies = Vec::with_capacity(changes.len() / concurrency + 1);
+                while let Some(change) = changes.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let began = Instant::now();
+                    let mut tx = pool.begin().await?;
+                    idsync_store::apply::apply_changes(
+                        &mut tx,
+                        &table,
+                        std::slice::from_ref(change),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    latencies.push(began.elapsed());
+                }
+                anyhow::Ok(latencies)
+            });
+        }
+        let mut latencies = Vec::with_capacity(changes.len());
+        while let Some(done) = tasks.join_next().await {
+            latencies.extend(done??);
+        }
+        let elapsed = started.elapsed();
+        let users = verify(&self.pool, &self.table, &self.emulator).await?;
+        row(
+            &format!("1 tx/event c={concurrency}"),
+            changes.len(),
+            elapsed,
+            Some(&mut latencies),
+            &format!("1.0 events/tx; {users} users, verified"),
+        );
+        Ok(())
+    }
+}
+
+/// Decodes events as the webhook handler does, with the message's own
+/// time standing in for the delivery attempt's `svix-timestamp`.
+fn decode(events: &[WebhookEvent]) -> Result<Vec<Change>> {
+    let mut changes = Vec::with_capacity(events.len());
+    for event in events {
+        let meta = WebhookMeta {
+            message_id: event.msg_id.clone(),
+            timestamp: event.created_at,
+        };
+        match ProviderKind::Clerk
+            .decode_webhook(&meta, event.body.as_bytes())
+            .with_context(|| format!("decoding {}", event.msg_id))?
+        {
+            Decoded::Change { change, .. } => changes.push(change),
+            Decoded::Ignored { event_type } => bail!("unexpected event type {event_type}"),
+        }
+    }
+    Ok(changes)
+}
