@@ -46,11 +46,11 @@ impl Progress for CliProgress {
                     Some(t) => {
                         bar.set_length(t);
                         ProgressStyle::with_template(
-                            "{prefix} [{bar:30}] {pos}/{len} users ({per_sec}, eta {eta}) {msg}",
+                            "{prefix} [{bar:30}] {human_pos}/{human_len} users, eta {eta} {msg}",
                         )
                     }
                     None => ProgressStyle::with_template(
-                        "{prefix} {spinner} {pos} users ({per_sec}) {msg}",
+                        "{prefix} {spinner} {human_pos} users, {elapsed} {msg}",
                     ),
                 };
                 if let Ok(style) = style {
@@ -93,7 +93,8 @@ impl Progress for CliProgress {
 
     fn finished(&self, counts: RunCounts) {
         match self {
-            Self::Bar(bar) => bar.finish_with_message(summary(counts)),
+            // The command prints the summary itself.
+            Self::Bar(bar) => bar.finish_and_clear(),
             Self::Lines { connection, .. } => eprintln!("{connection}: done, {}", summary(counts)),
         }
     }

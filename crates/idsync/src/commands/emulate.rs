@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use idsync_emulator::{
-    Emulator, EmulatorConfig, ProviderKind, RateLimit, UserChange, WebhookTarget,
+    Delivery, Emulator, EmulatorConfig, ProviderKind, RateLimit, UserChange, WebhookSender,
+    WebhookTarget,
 };
 
 #[derive(Debug, Args)]
@@ -35,6 +36,16 @@ pub struct EmulateArgs {
     /// Make a random change (create, update or delete) this often, e.g. "2s".
     #[arg(long, value_parser = humantime::parse_duration)]
     pub changes_every: Option<Duration>,
+    /// Make this many random changes at once, send their webhooks to
+    /// --webhook-url (in order, or see --shuffled), print the answers, exit.
+    #[arg(long, requires = "webhook_url", conflicts_with = "changes_every")]
+    pub send_changes: Option<usize>,
+    /// With --send-changes: deliver in random order, as Svix may.
+    #[arg(long, requires = "send_changes")]
+    pub shuffled: bool,
+    /// With --shuffled: the fraction of events delivered twice.
+    #[arg(long, default_value_t = 0.0, requires = "shuffled")]
+    pub duplicates: f64,
 }
 
 pub async fn run(args: &EmulateArgs) -> Result<ExitCode> {
@@ -51,6 +62,9 @@ pub async fn run(args: &EmulateArgs) -> Result<ExitCode> {
     let emulator = Emulator::start(config, args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    if let (Some(n), Some(url)) = (args.send_changes, &args.webhook_url) {
+        return send_batch(&emulator, url, n, args).await;
+    }
     if let Some(url) = &args.webhook_url {
         emulator
             .auto_deliver(Some(WebhookTarget {
@@ -67,6 +81,60 @@ pub async fn run(args: &EmulateArgs) -> Result<ExitCode> {
     }
     emulator.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Makes `n` changes, then delivers their webhooks as asked and summarises
+/// the answers. Fails if any delivery was not accepted.
+async fn send_batch(
+    emulator: &Emulator,
+    url: &str,
+    n: usize,
+    args: &EmulateArgs,
+) -> Result<ExitCode> {
+    for _ in 0..n {
+        emulator.random_change();
+        // One change per second of provider time keeps versions distinct.
+        emulator.advance_clock(chrono::Duration::seconds(1));
+    }
+    let events = emulator.take_events();
+    let sender = WebhookSender::new(WebhookTarget {
+        url: url.to_owned(),
+        secret: emulator.config().webhook_secret.clone(),
+    })
+    .context("--webhook-secret")?;
+    let delivery = if args.shuffled {
+        Delivery::Shuffled {
+            duplicates: args.duplicates,
+            seed: args.seed,
+        }
+    } else {
+        Delivery::InOrder
+    };
+    let results = sender.send_all(&events, delivery).await;
+    let mut by_status: std::collections::BTreeMap<String, usize> = Default::default();
+    for (_, result) in &results {
+        let key = match result {
+            Ok(status) => status.as_u16().to_string(),
+            Err(e) => format!("error: {e}"),
+        };
+        *by_status.entry(key).or_default() += 1;
+    }
+    println!(
+        "sent {} deliveries of {} events to {url}:",
+        results.len(),
+        events.len()
+    );
+    for (status, count) in &by_status {
+        println!("  {status}: {count}");
+    }
+    let all_ok = results
+        .iter()
+        .all(|(_, r)| r.as_ref().is_ok_and(|s| s.is_success()));
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Prints the emulator's API URL and an idsync.toml connection for it.

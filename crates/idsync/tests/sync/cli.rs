@@ -191,3 +191,46 @@ async fn emulate_serves_the_provider_api_it_prints() {
     assert_eq!(denied.status().as_u16(), 401);
     child.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn emulate_sends_shuffled_duplicated_webhooks_to_idsync() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Clerk, 0).await;
+    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
+    let server = serve(&cfg).await;
+    let out = tokio::process::Command::new(bin())
+        .args([
+            "emulate",
+            "clerk",
+            "--users",
+            "20",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
+        .args([
+            "--webhook-url",
+            &server.webhook_url("main"),
+            "--webhook-secret",
+            &emu.config().webhook_secret,
+        ])
+        .args(["--send-changes", "200", "--shuffled", "--duplicates", "0.2"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("sent 240 deliveries of 200 events"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  200: 240"), "{stdout}");
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM idsync.deliveries").await,
+        200
+    );
+}
