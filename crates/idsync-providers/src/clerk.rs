@@ -136,6 +136,29 @@ impl Client {
         Ok(Page { changes, next })
     }
 
+    /// A management call on `/v1/users{suffix}`.
+    pub(crate) async fn send_json(
+        &self,
+        method: reqwest::Method,
+        suffix: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ApiError> {
+        let url = format!("{}/users{suffix}", self.base);
+        let policy = self.retry.for_method(&method);
+        let resp = http_client::send(&policy, &url, || {
+            let req = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(self.key.expose());
+            match &body {
+                Some(b) => req.json(b),
+                None => req,
+            }
+        })
+        .await?;
+        http_client::json(resp).await
+    }
+
     pub async fn count(&self) -> Result<u64, ApiError> {
         let url = format!("{}/users/count", self.base);
         let resp = http_client::send(&self.retry, &url, || {

@@ -18,6 +18,8 @@ pub enum ApiError {
     Body(String),
     #[error("still rate-limited after {0} retries")]
     RateLimited(u32),
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
 }
 
 /// How hard to retry before giving up.
@@ -40,6 +42,21 @@ impl Default for RetryPolicy {
             backoff: Duration::from_millis(500),
             rate_limit_retries: 100,
             max_wait: Duration::from_secs(120),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A create is not idempotent: after a 5xx or a lost connection it may
+    /// have happened, so it is not retried (a 429 was refused, so it is).
+    pub(crate) fn for_method(&self, method: &reqwest::Method) -> Self {
+        if method == reqwest::Method::POST {
+            Self {
+                transient_retries: 0,
+                ..*self
+            }
+        } else {
+            *self
         }
     }
 }

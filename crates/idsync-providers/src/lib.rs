@@ -9,6 +9,7 @@
 
 pub mod clerk;
 mod http_client;
+pub mod manage;
 mod provider;
 pub mod stack_auth;
 pub mod svix;

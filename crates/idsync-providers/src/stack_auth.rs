@@ -104,6 +104,31 @@ impl Client {
         Ok(Page { changes, next })
     }
 
+    /// A management call on `/api/v1/users{suffix}` with server access.
+    pub(crate) async fn send_json(
+        &self,
+        method: reqwest::Method,
+        suffix: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ApiError> {
+        let url = format!("{}{suffix}", self.users_url);
+        let policy = self.retry.for_method(&method);
+        let resp = http_client::send(&policy, &url, || {
+            let req = self
+                .http
+                .request(method.clone(), &url)
+                .header("X-Stack-Access-Type", "server")
+                .header("X-Stack-Project-Id", &self.project_id)
+                .header("X-Stack-Secret-Server-Key", self.key.expose());
+            match &body {
+                Some(b) => req.json(b),
+                None => req,
+            }
+        })
+        .await?;
+        http_client::json(resp).await
+    }
+
     /// `GET /api/v1/users` from `cursor`: the items, the next cursor, and
     /// the time of the answer (the listed users' version).
     async fn fetch(

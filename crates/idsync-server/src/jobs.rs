@@ -71,6 +71,51 @@ async fn connection_jobs(state: AppState, conn: Arc<ConnectionRuntime>) {
     }
 }
 
+/// Which job an operator asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    Backfill,
+    Reconcile,
+}
+
+/// Starts a job now, in the background, if no process is running one for
+/// this connection; its progress is in `idsync.sync_runs`.
+pub async fn start_now(
+    state: &AppState,
+    conn: Arc<ConnectionRuntime>,
+    kind: JobKind,
+) -> Result<(), SyncError> {
+    let name = conn.name.to_string();
+    let lock = idsync_sync::acquire(JobTarget {
+        pool: &state.pool,
+        connection: &name,
+        table: &conn.table,
+        provider: &conn.provider,
+    })
+    .await?;
+    let pool = state.pool.clone();
+    tokio::spawn(async move {
+        let target = JobTarget {
+            pool: &pool,
+            connection: &name,
+            table: &conn.table,
+            provider: &conn.provider,
+        };
+        let progress = LogProgress::new(&name);
+        match kind {
+            JobKind::Backfill => report(
+                "backfill",
+                idsync_sync::backfill_locked(target, &progress, lock).await,
+            ),
+            JobKind::Reconcile => report(
+                "reconcile",
+                idsync_sync::reconcile_locked(target, &progress, lock).await,
+            ),
+        };
+    });
+    Ok(())
+}
+
 /// Logs a job's end; true if it completed.
 fn report(job: &str, result: Result<idsync_sync::JobReport, SyncError>) -> bool {
     match result {

@@ -2,6 +2,7 @@
 //! `GET /readyz`, and the background jobs `serve` runs (first backfill,
 //! periodic reconcile, delivery-log pruning).
 
+pub mod admin;
 mod error;
 mod health;
 pub mod jobs;
@@ -18,6 +19,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(webhooks::router())
         .merge(health::router())
+        .merge(admin::router())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -8,6 +8,8 @@ use idsync_providers::{Provider, ProviderKind};
 use idsync_store::applier::Applier;
 use idsync_store::{PgPool, UsersTable};
 
+use crate::admin::AdminAccess;
+
 /// Everything one configured connection needs at run time.
 pub struct ConnectionRuntime {
     pub name: ConnectionName,
@@ -25,10 +27,19 @@ pub struct ConnectionRuntime {
 pub struct AppState {
     pub pool: PgPool,
     pub connections: Arc<HashMap<String, Arc<ConnectionRuntime>>>,
+    /// Connection names in configuration order, for listings.
+    pub order: Arc<Vec<String>>,
+    pub admin: Arc<AdminAccess>,
+    /// Base URL the provider reaches idsync at, for the webhook URLs shown.
+    pub public_url: Arc<str>,
 }
 
 impl AppState {
+    /// State with a generated admin token and `http://127.0.0.1:8080` as the
+    /// public URL; see [`with_admin`](Self::with_admin) and
+    /// [`with_public_url`](Self::with_public_url).
     pub fn new(pool: PgPool, connections: Vec<ConnectionRuntime>) -> Self {
+        let order = connections.iter().map(|c| c.name.to_string()).collect();
         let connections = connections
             .into_iter()
             .map(|c| (c.name.to_string(), Arc::new(c)))
@@ -36,7 +47,29 @@ impl AppState {
         Self {
             pool,
             connections: Arc::new(connections),
+            order: Arc::new(order),
+            admin: Arc::new(AdminAccess::generate()),
+            public_url: Arc::from("http://127.0.0.1:8080"),
         }
+    }
+
+    pub fn with_admin(mut self, admin: AdminAccess) -> Self {
+        self.admin = Arc::new(admin);
+        self
+    }
+
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = Arc::from(url.trim_end_matches('/'));
+        self
+    }
+
+    /// Connections in configuration order.
+    pub fn ordered(&self) -> impl Iterator<Item = &Arc<ConnectionRuntime>> {
+        self.order.iter().filter_map(|n| self.connections.get(n))
+    }
+
+    pub fn connection(&self, name: &str) -> Option<Arc<ConnectionRuntime>> {
+        self.connections.get(name).cloned()
     }
 
     pub fn tables(&self) -> Vec<UsersTable> {

@@ -52,7 +52,7 @@ pub async fn set_outcomes(
     Ok(())
 }
 
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct DeliveryRow {
     pub message_id: String,
     pub event_type: String,

@@ -34,7 +34,7 @@ pub async fn record(
     Ok(())
 }
 
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ErrorRow {
     pub at: DateTime<Utc>,
     pub source: String,
@@ -53,5 +53,23 @@ pub async fn recent(
     .bind(connection)
     .bind(limit)
     .fetch_all(pool)
+    .await?)
+}
+
+/// How many errors of `source` the connection had in the last `seconds`.
+pub async fn count_recent(
+    pool: &PgPool,
+    connection: &str,
+    source: &str,
+    seconds: i64,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM idsync.errors
+          WHERE connection = $1 AND source = $2 AND at > now() - make_interval(secs => $3)",
+    )
+    .bind(connection)
+    .bind(source)
+    .bind(seconds as f64)
+    .fetch_one(pool)
     .await?)
 }

@@ -18,6 +18,7 @@ pub mod migrate;
 pub mod runs;
 pub mod status;
 mod table;
+pub mod users;
 
 pub use error::StoreError;
 pub use table::UsersTable;

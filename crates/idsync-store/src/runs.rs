@@ -21,7 +21,7 @@ impl RunKind {
 }
 
 /// Counters of a run, added to after every page.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RunCounts {
     pub pages: i64,
     pub seen: i64,
@@ -42,13 +42,14 @@ impl std::ops::AddAssign for RunCounts {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct RunRow {
     pub id: i64,
     pub kind: String,
     pub status: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<Object>)]
     pub cursor: Option<serde_json::Value>,
     pub pages: i64,
     pub seen: i64,

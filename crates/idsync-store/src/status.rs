@@ -7,7 +7,7 @@ use crate::errors::ErrorRow;
 use crate::runs::{RunKind, RunRow};
 use crate::{StoreError, UsersTable, errors, runs};
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ConnectionStatus {
     pub connection: String,
     pub table: String,

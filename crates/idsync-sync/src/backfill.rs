@@ -13,9 +13,17 @@ pub async fn backfill(
     target: JobTarget<'_>,
     progress: &dyn Progress,
 ) -> Result<JobReport, SyncError> {
-    let lock = JobLock::try_acquire(target.pool, target.connection)
-        .await?
-        .ok_or_else(|| SyncError::Busy(target.connection.to_owned()))?;
+    let lock = crate::acquire(target).await?;
+    backfill_locked(target, progress, lock).await
+}
+
+/// [`backfill`] with the connection's job lock already taken (see
+/// [`acquire`](crate::acquire)); releases it at the end.
+pub async fn backfill_locked(
+    target: JobTarget<'_>,
+    progress: &dyn Progress,
+    lock: JobLock,
+) -> Result<JobReport, SyncError> {
     let result = run(target, progress).await;
     lock.release().await;
     result

@@ -7,11 +7,12 @@ mod backfill;
 mod progress;
 mod reconcile;
 
-pub use backfill::backfill;
+pub use backfill::{backfill, backfill_locked};
 pub use progress::{LogProgress, Progress};
-pub use reconcile::reconcile;
+pub use reconcile::{reconcile, reconcile_locked};
 
 use idsync_providers::{ApiError, Provider};
+use idsync_store::lock::JobLock;
 use idsync_store::runs::RunCounts;
 use idsync_store::{PgPool, StoreError, UsersTable};
 
@@ -45,6 +46,13 @@ impl From<sqlx::Error> for SyncError {
 pub struct JobReport {
     pub run_id: i64,
     pub counts: RunCounts,
+}
+
+/// Takes the connection's job lock, or says another process holds it.
+pub async fn acquire(target: JobTarget<'_>) -> Result<JobLock, SyncError> {
+    JobLock::try_acquire(target.pool, target.connection)
+        .await?
+        .ok_or_else(|| SyncError::Busy(target.connection.to_owned()))
 }
 
 /// Adds a page's outcomes to counters.

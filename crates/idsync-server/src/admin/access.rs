@@ -1,0 +1,120 @@
+//! Who may use the admin API and the console.
+//!
+//! An admin token (`IDSYNC_ADMIN_TOKEN`, or one generated at start) is the
+//! credential: a bearer token for the API; for the console, a login form
+//! that exchanges it for an encrypted session cookie holding an expiry and a
+//! CSRF token.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum_extra::extract::cookie::Key;
+use idsync_core::Secret;
+use rand::Rng;
+use sha2::{Digest, Sha256, Sha512};
+use subtle::ConstantTimeEq;
+
+use crate::AppState;
+use crate::error::HttpError;
+
+/// The admin credential and the key of console sessions, derived from it
+/// (so every replica with the same token accepts the same sessions).
+pub struct AdminAccess {
+    token: Secret,
+    cookie_key: Key,
+    /// Whether the token was generated at start (no token configured).
+    pub generated: bool,
+}
+
+impl AdminAccess {
+    pub fn new(token: Secret) -> Self {
+        // 64 bytes of key material: signing and encryption halves.
+        let digest = Sha512::digest(format!("idsync console session key:{}", token.expose()));
+        let cookie_key = Key::from(&digest);
+        Self {
+            token,
+            cookie_key,
+            generated: false,
+        }
+    }
+
+    /// A fresh random token, for a server started without one.
+    pub fn generate() -> Self {
+        let token: String = rand::rng()
+            .sample_iter(rand::distr::Alphanumeric)
+            .take(40)
+            .map(char::from)
+            .collect();
+        Self {
+            generated: true,
+            ..Self::new(Secret::new(token))
+        }
+    }
+
+    pub fn token(&self) -> &Secret {
+        &self.token
+    }
+
+    pub fn cookie_key(&self) -> &Key {
+        &self.cookie_key
+    }
+
+    /// Constant-time check of a presented token. Both sides are hashed
+    /// first so neither the content nor the length leaks through timing.
+    pub fn accepts(&self, presented: &str) -> bool {
+        let a = Sha256::digest(presented.as_bytes());
+        let b = Sha256::digest(self.token.expose().as_bytes());
+        a.ct_eq(&b).into()
+    }
+}
+
+/// Proof that the request carries the admin bearer token.
+pub struct ApiAdmin;
+
+impl FromRequestParts<AppState> for ApiAdmin {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                HttpError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "missing bearer token: send Authorization: Bearer <IDSYNC_ADMIN_TOKEN>",
+                )
+            })?;
+        if state.admin.accepts(presented.trim()) {
+            Ok(Self)
+        } else {
+            Err(HttpError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid admin token",
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_only_the_exact_token() {
+        let a = AdminAccess::new(Secret::new("s3cret-token"));
+        assert!(a.accepts("s3cret-token"));
+        assert!(!a.accepts("s3cret-toke"));
+        assert!(!a.accepts(""));
+        assert!(!a.accepts("s3cret-token "));
+    }
+
+    #[test]
+    fn generated_tokens_differ() {
+        let (a, b) = (AdminAccess::generate(), AdminAccess::generate());
+        assert!(a.generated);
+        assert_ne!(a.token().expose(), b.token().expose());
+        assert_eq!(a.token().expose().len(), 40);
+    }
+}

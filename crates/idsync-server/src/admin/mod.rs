@@ -1,0 +1,9 @@
+//! The admin API (`/api/v1`, documented at `/api/v1/openapi.json`) and
+//! what it shares with the console: access control and connection health.
+
+mod access;
+mod api;
+pub mod overview;
+
+pub use access::{AdminAccess, ApiAdmin};
+pub use api::router;

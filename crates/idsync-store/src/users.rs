@@ -1,0 +1,129 @@
+//! Reading a connection's users for the admin API and console.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::{StoreError, UsersTable};
+
+/// Which users to list.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Deserialize,
+    serde::Serialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum UserState {
+    #[default]
+    All,
+    Active,
+    Deleted,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// An exact id, or a prefix of the email or the name (case-insensitive).
+    pub search: Option<String>,
+    pub state: UserState,
+    /// Keyset cursor: list ids after this one.
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct UserSummary {
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct UserDetail {
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Object)]
+    pub raw_json: serde_json::Value,
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE` prefix pattern.
+fn like_prefix(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() + 1);
+    for c in raw.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// One page of users in id order (stable under concurrent writes: the next
+/// page starts after the last id seen).
+pub async fn list(
+    pool: &PgPool,
+    table: &UsersTable,
+    query: &UserQuery,
+) -> Result<Vec<UserSummary>, StoreError> {
+    let state = match query.state {
+        UserState::All => "TRUE",
+        UserState::Active => "deleted_at IS NULL",
+        UserState::Deleted => "deleted_at IS NOT NULL",
+    };
+    let sql = format!(
+        "SELECT id, name, email, created_at, updated_at, deleted_at FROM {t}
+          WHERE {state}
+            AND ($1::text IS NULL OR id > $1)
+            AND ($2::text IS NULL OR id = $3 OR email ILIKE $2 OR name ILIKE $2)
+          ORDER BY id LIMIT $4",
+        t = table.qualified()
+    );
+    let search = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    Ok(sqlx::query_as(&sql)
+        .bind(query.after.as_deref())
+        .bind(search.map(like_prefix))
+        .bind(search)
+        .bind(query.limit.clamp(1, 500))
+        .fetch_all(pool)
+        .await?)
+}
+
+pub async fn get(
+    pool: &PgPool,
+    table: &UsersTable,
+    id: &str,
+) -> Result<Option<UserDetail>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT id, name, email, created_at, updated_at, deleted_at, raw_json FROM {} WHERE id = $1",
+        table.qualified()
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_prefix;
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(like_prefix("a_b%c\\"), "a\\_b\\%c\\\\%");
+    }
+}
