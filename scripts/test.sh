@@ -27,6 +27,12 @@ if ! have_postgres; then
     apt_install postgresql
 fi
 
+# The admin API test validates the OpenAPI document with an independent tool.
+if ! python3 -c 'import openapi_spec_validator' >/dev/null 2>&1; then
+    echo "installing openapi-spec-validator (PyPI)"
+    python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator
+fi
+
 if [ -x scripts/browser-test-deps.sh ]; then
     scripts/browser-test-deps.sh
 fi

@@ -12,7 +12,7 @@ use idsync_store::{PgPool, UsersTable};
 use idsync_sync::{JobReport, JobTarget, Progress};
 
 use crate::db::verify;
-use crate::report::{mib, peak_rss_kib, reset_peak_rss, row, rss_kib};
+use crate::report::{mib, note, peak_rss_kib, reset_peak_rss, row, rss_kib};
 
 /// Fixed so that runs seed the same users.
 const RNG_SEED: u64 = 42;
@@ -25,19 +25,21 @@ pub async fn run(pool: &PgPool, users: usize) -> Result<()> {
 }
 
 async fn one_provider(pool: &PgPool, users: usize, kind: ProviderKind) -> Result<()> {
-    eprintln!("seeding the {kind} emulator with {users} users ...");
+    note(format_args!(
+        "seeding the {kind} emulator with {users} users ..."
+    ));
     let rss_empty = rss_kib();
     let mut config = EmulatorConfig::new(kind);
     config.seed_users = users;
     config.rng_seed = RNG_SEED;
     let emulator = Emulator::start(config, "127.0.0.1:0".parse()?).await?;
     if let (Some(before), Some(after)) = (rss_empty, rss_kib()) {
-        // For scale: what holding the whole list costs, which a job that
-        // streams pages must not.
-        eprintln!(
-            "the emulator holds its users in ~{:.0} MiB",
+        // For scale: roughly what holding the whole list costs (freed
+        // memory may be reused), which a job that streams pages must not.
+        note(format_args!(
+            "seeded; RSS grew by {:.0} MiB",
             mib(after.saturating_sub(before))
-        );
+        ));
     }
 
     let name = ConnectionName::parse(&format!("bench_{kind}"))?;
@@ -65,7 +67,7 @@ async fn one_provider(pool: &PgPool, users: usize, kind: ProviderKind) -> Result
         provider: &provider,
     };
 
-    eprintln!("backfilling {kind} ...");
+    note(format_args!("backfilling {kind} ..."));
     let (report, notes) = measured(&format!("backfill {kind}"), || {
         idsync_sync::backfill(target, &Quiet)
     })
@@ -83,7 +85,7 @@ async fn one_provider(pool: &PgPool, users: usize, kind: ProviderKind) -> Result
     ));
 
     // Nothing changed since: every user is read, compared and left alone.
-    eprintln!("reconciling {kind} ...");
+    note(format_args!("reconciling {kind} ..."));
     let (report, notes) = measured(&format!("reconcile {kind}"), || {
         idsync_sync::reconcile(target, &Quiet)
     })

@@ -10,6 +10,8 @@ use idsync_pg::{PgOptions, PgServer};
 use idsync_store::{PgPool, UsersTable};
 use tempfile::TempDir;
 
+use crate::report::note;
+
 /// Connections in idsync's pool, as `idsync serve` opens it
 /// (crates/idsync/src/runtime.rs).
 const POOL_SIZE: u32 = 20;
@@ -41,7 +43,10 @@ impl Db {
         // enter the directory (tempfile makes it 0700).
         std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755))?;
         let data_dir = root.path().join("data");
-        eprintln!("starting PostgreSQL in {} ...", data_dir.display());
+        note(format_args!(
+            "starting PostgreSQL in {} ...",
+            data_dir.display()
+        ));
         let server = PgServer::start(PgOptions {
             data_dir: Some(data_dir.clone()),
             port: None,
@@ -102,7 +107,7 @@ fn filesystem_of(path: &Path) -> String {
             let mut fields = line.split_whitespace();
             let point = fields.nth(1)?;
             let fstype = fields.next()?;
-            path.starts_with(point).then(|| (point.len(), fstype))
+            path.starts_with(point).then_some((point.len(), fstype))
         })
         .max_by_key(|(len, _)| *len)
         .map_or_else(|| "?".to_owned(), |(_, fstype)| fstype.to_owned())

@@ -1,11 +1,39 @@
 //! The output table and the measurements it needs.
 
+use std::fmt;
 use std::io::Write;
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
+/// Marks the start of the run, for [`note`] and [`footer`].
+pub fn start_clock() {
+    STARTED.get_or_init(Instant::now);
+}
+
+fn since_start() -> Duration {
+    STARTED.get_or_init(Instant::now).elapsed()
+}
+
+/// A progress line on stderr (stdout keeps only the table).
+pub fn note(message: fmt::Arguments<'_>) {
+    eprintln!("[{:>6.1}s] {message}", since_start().as_secs_f64());
+}
+
+/// The 1, 5 and 15 minute load averages: other work on the machine
+/// (a compiler, say) skews every figure, and this shows it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "?".to_owned())
+}
 
 /// Prints what was measured against, then the table's header.
 pub fn header(setup: &str) {
     println!("# {setup}");
+    println!("# load average at start: {}", load_average());
     println!(
         "{:<26} {:>8} {:>8} {:>10} {:>8} {:>8}  notes",
         "scenario", "count", "secs", "rate/s", "p50 ms", "p99 ms"
@@ -22,16 +50,21 @@ pub fn row(
     notes: &str,
 ) {
     let secs = elapsed.as_secs_f64();
-    let rate = if secs > 0.0 {
-        count as f64 / secs
-    } else {
-        0.0
-    };
+    let rate = if secs > 0.0 { count as f64 / secs } else { 0.0 };
     let (p50, p99) = match latencies.and_then(percentiles) {
         Some((p50, p99)) => (ms(p50), ms(p99)),
         None => ("-".to_owned(), "-".to_owned()),
     };
     println!("{scenario:<26} {count:>8} {secs:>8.2} {rate:>10.0} {p50:>8} {p99:>8}  {notes}");
+    flush();
+}
+
+pub fn footer() {
+    println!(
+        "# done in {:.0} s; load average at end: {}",
+        since_start().as_secs_f64(),
+        load_average()
+    );
     flush();
 }
 

@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::db::verify;
-use crate::report::row;
+use crate::report::{note, row};
 
 /// Fixed so that runs generate the same users and changes.
 const RNG_SEED: u64 = 42;
@@ -49,7 +49,10 @@ impl Fixture {
         config.rng_seed = RNG_SEED;
         let emulator = Emulator::start(config, "127.0.0.1:0".parse()?).await?;
         let connection = ConnectionName::parse("bench_webhooks")?;
-        let table = UsersTable::new(SqlIdent::parse("bench")?, SqlIdent::parse("users_webhooks")?);
+        let table = UsersTable::new(
+            SqlIdent::parse("bench")?,
+            SqlIdent::parse("users_webhooks")?,
+        );
         idsync_store::migrate::migrate(pool, std::slice::from_ref(&table)).await?;
 
         // What `idsync serve` builds for a Clerk connection
@@ -109,7 +112,7 @@ impl Fixture {
     /// events. The clock moves 1 ms per change so that every change has its
     /// own version, as real changes made one after another would.
     fn generate(&self, n: usize) -> Vec<WebhookEvent> {
-        eprintln!("generating {n} changes ...");
+        note(format_args!("generating {n} changes ..."));
         for _ in 0..n {
             self.emulator.random_change();
             self.emulator
@@ -127,7 +130,9 @@ impl Fixture {
     /// Scenario 1: `n` signed webhook POSTs from `concurrency` senders.
     pub async fn ingest(&self, n: usize, concurrency: usize) -> Result<()> {
         let events = Arc::new(self.generate(n));
-        eprintln!("delivering with {concurrency} concurrent senders ...");
+        note(format_args!(
+            "delivering with {concurrency} concurrent senders ..."
+        ));
         let (elapsed, mut latencies) = self.deliver(events.clone(), concurrency).await?;
         let transactions = self.transactions(&events).await?;
         let users = verify(&self.pool, &self.table, &self.emulator).await?;
@@ -210,7 +215,9 @@ impl Fixture {
     pub async fn one_tx_per_event(&self, n: usize, concurrency: usize) -> Result<()> {
         let events = self.generate(n);
         let changes = Arc::new(decode(&events)?);
-        eprintln!("applying one transaction per event with {concurrency} tasks ...");
+        note(format_args!(
+            "applying one transaction per event with {concurrency} tasks ..."
+        ));
         let next = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
         let mut tasks = JoinSet::new();

@@ -89,7 +89,11 @@ impl ProviderConfig {
     /// A provider whose callback is `/api/auth/callback/{id}`. Scopes
     /// `openid email profile` are requested; add more with
     /// [`ProviderConfig::scopes`].
-    pub fn new(id: impl Into<String>, issuer: impl Into<String>, client_id: impl Into<String>) -> Self {
+    pub fn new(
+        id: impl Into<String>,
+        issuer: impl Into<String>,
+        client_id: impl Into<String>,
+    ) -> Self {
         let id = id.into();
         Self {
             display_name: id.clone(),
@@ -451,7 +455,10 @@ mod tests {
             .unwrap()
             .build()
             .unwrap_err();
-        assert!(matches!(err, ConfigError::ShortSecret { chars: 9 }), "{err}");
+        assert!(
+            matches!(err, ConfigError::ShortSecret { chars: 9 }),
+            "{err}"
+        );
         // The message must not echo the secret.
         assert!(!err.to_string().contains("too-short"));
     }

@@ -137,8 +137,14 @@ impl CookiePolicy {
             .build()
     }
 
+    /// A cookie that makes the browser delete `name` (empty, `Max-Age=0`,
+    /// expired). Added rather than "removed" through the jar, which only
+    /// removes cookies it could decrypt: a tampered or stale cookie is
+    /// cleared too.
     fn removal(&self, name: &'static str) -> Cookie<'static> {
-        Cookie::build(name).path(self.path.clone()).build()
+        let mut cookie = self.build(name, String::new(), 0);
+        cookie.make_removal();
+        cookie
     }
 
     pub fn write_session(&self, jar: PrivateCookieJar, mut session: Session) -> PrivateCookieJar {
@@ -156,7 +162,7 @@ impl CookiePolicy {
     }
 
     pub fn clear_session(&self, jar: PrivateCookieJar) -> PrivateCookieJar {
-        jar.remove(self.removal(SESSION_COOKIE))
+        jar.add(self.removal(SESSION_COOKIE))
     }
 
     pub fn write_flow(&self, jar: PrivateCookieJar, flow: &Flow) -> PrivateCookieJar {
@@ -164,7 +170,7 @@ impl CookiePolicy {
     }
 
     pub fn clear_flow(&self, jar: PrivateCookieJar) -> PrivateCookieJar {
-        jar.remove(self.removal(FLOW_COOKIE))
+        jar.add(self.removal(FLOW_COOKIE))
     }
 }
 
@@ -198,7 +204,7 @@ fn encrypted_cookie_len(name: &str, plaintext: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use axum::http::{HeaderMap, HeaderValue, header};
-    use axum::response::IntoResponseParts;
+    use axum::response::IntoResponse;
 
     use super::*;
 
@@ -230,9 +236,7 @@ mod tests {
 
     /// The `Set-Cookie` headers a jar would send.
     fn set_cookies(jar: PrivateCookieJar) -> Vec<String> {
-        let mut res = axum::response::Response::new(());
-        let parts = axum::response::ResponseParts::from_response(&mut res);
-        let _ = jar.into_response_parts(parts);
+        let res = (jar, ()).into_response();
         res.headers()
             .get_all(header::SET_COOKIE)
             .iter()
@@ -285,16 +289,23 @@ mod tests {
     fn session_cookie_attributes() {
         let jar = policy().write_session(PrivateCookieJar::new(key()), session(NOW, 3600));
         let header = set_cookies(jar).pop().unwrap();
-        for attr in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/", "Max-Age=3600"] {
+        for attr in [
+            "HttpOnly",
+            "SameSite=Lax",
+            "Secure",
+            "Path=/",
+            "Max-Age=3600",
+        ] {
             assert!(header.contains(attr), "{attr} missing in {header}");
         }
         let plain = CookiePolicy {
             secure: false,
             ..policy()
         };
-        let header = set_cookies(plain.write_session(PrivateCookieJar::new(key()), session(NOW, 60)))
-            .pop()
-            .unwrap();
+        let header =
+            set_cookies(plain.write_session(PrivateCookieJar::new(key()), session(NOW, 60)))
+                .pop()
+                .unwrap();
         assert!(!header.contains("Secure"), "{header}");
     }
 
@@ -390,10 +401,13 @@ mod tests {
 
     #[test]
     fn clearing_expires_the_cookie_on_the_same_path() {
-        let jar = jar_from(&[(SESSION_COOKIE, "anything")], key());
-        let header = set_cookies(policy().clear_session(jar)).pop().unwrap();
-        assert!(header.starts_with("idsync_session="), "{header}");
-        assert!(header.contains("Path=/"), "{header}");
-        assert!(header.contains("Max-Age=0"), "{header}");
+        let valid = round_trip_value(session(NOW, 3600));
+        for sent in [valid.as_str(), "tampered", ""] {
+            let jar = jar_from(&[(SESSION_COOKIE, sent)], key());
+            let header = set_cookies(policy().clear_session(jar)).pop().unwrap();
+            assert!(header.starts_with("idsync_session="), "{header}");
+            assert!(header.contains("Path=/"), "{header}");
+            assert!(header.contains("Max-Age=0"), "{header}");
+        }
     }
 }

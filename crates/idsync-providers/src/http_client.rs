@@ -86,6 +86,9 @@ pub(crate) async fn send(
                     wait_ms = wait.as_millis() as u64,
                     "rate-limited by provider, waiting"
                 );
+                metrics::counter!("idsync_provider_rate_limited_total").increment(1);
+                metrics::histogram!("idsync_provider_rate_limit_wait_seconds")
+                    .record(wait.as_secs_f64());
                 tokio::time::sleep(wait).await;
             }
             Ok(resp) if resp.status().is_server_error() && transient < policy.transient_retries => {
@@ -101,6 +104,8 @@ pub(crate) async fn send(
             }
             Ok(resp) => {
                 let status = resp.status().as_u16();
+                metrics::counter!("idsync_provider_api_errors_total", "status" => status.to_string())
+                    .increment(1);
                 let body = truncated(resp.text().await.unwrap_or_default());
                 return Err(if status == 401 || status == 403 {
                     ApiError::Unauthorized { status, body }
@@ -114,6 +119,8 @@ pub(crate) async fn send(
                 tokio::time::sleep(policy.backoff * 2u32.saturating_pow(transient - 1)).await;
             }
             Err(e) => {
+                metrics::counter!("idsync_provider_api_errors_total", "status" => "unreachable")
+                    .increment(1);
                 return Err(ApiError::Unreachable {
                     url: url.to_owned(),
                     reason: e.without_url().to_string(),

@@ -3,9 +3,11 @@
 //! periodic reconcile, delivery-log pruning).
 
 pub mod admin;
+pub mod console;
 mod error;
 mod health;
 pub mod jobs;
+pub mod metrics;
 mod state;
 mod webhooks;
 
@@ -20,6 +22,8 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router())
         .merge(health::router())
         .merge(admin::router())
+        .merge(metrics::router())
+        .merge(console::router())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -8,6 +8,8 @@ use idsync_providers::{Provider, ProviderKind};
 use idsync_store::applier::Applier;
 use idsync_store::{PgPool, UsersTable};
 
+use metrics_exporter_prometheus::PrometheusHandle;
+
 use crate::admin::AdminAccess;
 
 /// Everything one configured connection needs at run time.
@@ -32,6 +34,8 @@ pub struct AppState {
     pub admin: Arc<AdminAccess>,
     /// Base URL the provider reaches idsync at, for the webhook URLs shown.
     pub public_url: Arc<str>,
+    /// Renders `/metrics`; `None` when no recorder is installed.
+    pub metrics: Option<PrometheusHandle>,
 }
 
 impl AppState {
@@ -50,7 +54,13 @@ impl AppState {
             order: Arc::new(order),
             admin: Arc::new(AdminAccess::generate()),
             public_url: Arc::from("http://127.0.0.1:8080"),
+            metrics: None,
         }
+    }
+
+    pub fn with_metrics(mut self, handle: PrometheusHandle) -> Self {
+        self.metrics = Some(handle);
+        self
     }
 
     pub fn with_admin(mut self, admin: AdminAccess) -> Self {

@@ -38,6 +38,9 @@ async fn receive(
         && e.status.is_client_error()
     {
         tracing::info!(status = e.status.as_u16(), reason = %e.message, "webhook rejected");
+        metrics::counter!("idsync_webhook_rejections_total",
+            "connection" => name.clone(), "status" => e.status.as_u16().to_string())
+        .increment(1);
         record_rejection(&state, &name, e);
     }
     result

@@ -85,10 +85,20 @@ async fn run(
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (items, replies): (Vec<Delivery>, Vec<Reply>) = batch.drain(..).unzip();
         let size = items.len();
+        let started = std::time::Instant::now();
         let result = apply_batch(&pool, &connection, &table, &items).await;
+        metrics::histogram!("idsync_apply_seconds", "connection" => connection.clone())
+            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!("idsync_apply_batch_size", "connection" => connection.clone())
+            .record(size as f64);
         match result {
             Ok(outcomes) => {
                 tracing::debug!(connection, size, "batch committed");
+                for outcome in &outcomes {
+                    metrics::counter!("idsync_webhook_deliveries_total",
+                        "connection" => connection.clone(), "outcome" => outcome.as_str())
+                    .increment(1);
+                }
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }
@@ -96,6 +106,9 @@ async fn run(
             Err(e) => {
                 let e = ApplyError::from(e);
                 tracing::warn!(connection, size, error = %e, "batch failed");
+                metrics::counter!("idsync_webhook_deliveries_total",
+                    "connection" => connection.clone(), "outcome" => "failed")
+                .increment(size as u64);
                 for reply in replies {
                     let _ = reply.send(Err(e.clone()));
                 }

@@ -36,6 +36,8 @@ pub async fn record(
 
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ErrorRow {
+    /// Stable within a connection; the console links each error by it.
+    pub id: i64,
     pub at: DateTime<Utc>,
     pub source: String,
     pub message: String,
@@ -47,7 +49,7 @@ pub async fn recent(
     limit: i64,
 ) -> Result<Vec<ErrorRow>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT at, source, message FROM idsync.errors
+        "SELECT id, at, source, message FROM idsync.errors
           WHERE connection = $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(connection)

@@ -55,6 +55,31 @@ pub async fn acquire(target: JobTarget<'_>) -> Result<JobLock, SyncError> {
         .ok_or_else(|| SyncError::Busy(target.connection.to_owned()))
 }
 
+/// Job outcome and duration, and how many users the last run saw.
+fn record_metrics(
+    connection: &str,
+    job: &'static str,
+    started: std::time::Instant,
+    result: &Result<JobReport, SyncError>,
+) {
+    let status = if result.is_ok() {
+        "completed"
+    } else {
+        "failed"
+    };
+    let labels = [
+        ("connection", connection.to_owned()),
+        ("job", job.to_owned()),
+    ];
+    metrics::histogram!("idsync_job_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("idsync_job_runs_total", "connection" => connection.to_owned(), "job" => job, "status" => status)
+        .increment(1);
+    if let Ok(r) = result {
+        metrics::gauge!("idsync_job_users_seen", &labels).set(r.counts.seen as f64);
+    }
+}
+
 /// Adds a page's outcomes to counters.
 fn count(outcomes: &[idsync_store::apply::Outcome]) -> RunCounts {
     use idsync_store::apply::Outcome as O;

@@ -40,6 +40,9 @@ impl Progress for LogProgress {
 
     fn page(&self, c: RunCounts) {
         let Ok(mut s) = self.state.lock() else { return };
+        metrics::gauge!("idsync_job_progress_users",
+            "connection" => self.connection.clone(), "job" => s.0.clone())
+        .set(c.seen as f64);
         if s.1.elapsed() >= Self::EVERY {
             s.1 = Instant::now();
             tracing::info!(connection = %self.connection, job = %s.0, seen = c.seen, added = c.added,

@@ -37,8 +37,10 @@ pub async fn reconcile_locked(
     progress: &dyn Progress,
     lock: JobLock,
 ) -> Result<JobReport, SyncError> {
+    let started = std::time::Instant::now();
     let result = run(target, progress).await;
     lock.release().await;
+    crate::record_metrics(target.connection, "reconcile", started, &result);
     result
 }
 

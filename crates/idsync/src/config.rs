@@ -43,6 +43,12 @@ pub enum ConfigError {
 pub struct Config {
     pub database_url: Option<Secret>,
     pub listen: SocketAddr,
+    /// Base URL providers reach idsync at (webhook URLs shown in the
+    /// console); default `http://{listen}`.
+    pub public_url: String,
+    /// Admin API bearer token and console login; generated at start when
+    /// unset (and then idsync listens on loopback only).
+    pub admin_token: Option<Secret>,
     pub connections: Vec<ConnectionConfig>,
 }
 
@@ -74,6 +80,9 @@ struct RawConfig {
     database_url: Option<String>,
     database_url_file: Option<PathBuf>,
     listen: Option<String>,
+    public_url: Option<String>,
+    admin_token: Option<String>,
+    admin_token_file: Option<PathBuf>,
     #[serde(default)]
     connections: Vec<RawConnection>,
 }
@@ -161,6 +170,9 @@ impl Config {
                     "DATABASE_URL" | "IDSYNC_DATABASE_URL" => "database_url",
                     "IDSYNC_DATABASE_URL_FILE" => "database_url_file",
                     "IDSYNC_LISTEN" => "listen",
+                    "IDSYNC_PUBLIC_URL" => "public_url",
+                    "IDSYNC_ADMIN_TOKEN" => "admin_token",
+                    "IDSYNC_ADMIN_TOKEN_FILE" => "admin_token_file",
                     _ => return None,
                 };
                 Some((key.to_owned(), v.clone()))
@@ -288,6 +300,27 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
         ));
         SocketAddr::from(([127, 0, 0, 1], 8080))
     });
+
+    let public_url = match raw.public_url {
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+            url.trim_end_matches('/').to_owned()
+        }
+        Some(url) => {
+            problems.push(format!("public_url: {url:?} is not an http(s) URL"));
+            String::new()
+        }
+        None => format!("http://{listen}"),
+    };
+    let admin_token = match (raw.admin_token, raw.admin_token_file) {
+        (None, None) => None,
+        (inline, file) => secret("config", "admin_token", inline, file, problems).filter(|t| {
+            let long = t.expose().len() >= 16;
+            if !long {
+                problems.push("admin_token: use at least 16 characters".to_owned());
+            }
+            long
+        }),
+    };
 
     let mut connections = Vec::new();
     let mut names = HashSet::new();
@@ -419,6 +452,8 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
     Config {
         database_url,
         listen,
+        public_url,
+        admin_token,
         connections,
     }
 }

@@ -28,6 +28,8 @@ use crate::{AppState, ConnectionRuntime};
 #[openapi(
     info(title = "idsync admin API", description = "Connections, synced users, deliveries and user management. Send `Authorization: Bearer <IDSYNC_ADMIN_TOKEN>`."),
     modifiers(&BearerAuth),
+    // Used only in query parameters, which utoipa-axum does not collect.
+    components(schemas(UserState)),
     security(("bearer" = []))
 )]
 struct ApiDoc;

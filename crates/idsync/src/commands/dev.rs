@@ -87,6 +87,8 @@ pub async fn run(args: &DevArgs) -> Result<ExitCode> {
     let config = Config {
         database_url: Some(Secret::new(database_url.clone())),
         listen: args.listen,
+        public_url: format!("http://{}", args.listen),
+        admin_token: None,
         connections: vec![connection],
     };
 

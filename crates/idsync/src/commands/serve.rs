@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use idsync_server::AppState;
+use idsync_server::admin::AdminAccess;
 use idsync_store::PgPool;
 
 use crate::config::Config;
@@ -33,9 +34,16 @@ pub async fn run(config: Config) -> Result<ExitCode> {
     }
     let pool = runtime::pool(&config).await?;
     migrate(&pool, &config).await?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
+    let mut listen = config.listen;
+    if config.admin_token.is_none() && !listen.ip().is_loopback() {
+        // A generated token is printed to the terminal: keep the console
+        // off the network until a real token is configured.
+        tracing::warn!(%listen, "no admin_token configured: listening on loopback only");
+        listen.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let state = build_state(&pool, &config)?;
     serve(listener, state).await?;
     Ok(ExitCode::SUCCESS)
@@ -47,7 +55,15 @@ pub fn build_state(pool: &PgPool, config: &Config) -> Result<AppState> {
         .iter()
         .map(|c| runtime::connection(pool, c))
         .collect::<Result<Vec<_>>>()?;
-    Ok(AppState::new(pool.clone(), connections))
+    let mut state = AppState::new(pool.clone(), connections).with_public_url(&config.public_url);
+    match idsync_server::metrics::install() {
+        Ok(handle) => state = state.with_metrics(handle),
+        Err(e) => tracing::warn!(error = %e, "metrics disabled"),
+    }
+    Ok(match &config.admin_token {
+        Some(token) => state.with_admin(AdminAccess::new(token.clone())),
+        None => state,
+    })
 }
 
 /// Serves until Ctrl-C/SIGTERM, with the background jobs running.
@@ -58,6 +74,13 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> Result
         tracing::info!("webhook URL for {name}: http://{addr}/webhooks/{name}");
     }
     tracing::info!(%addr, "idsync listening");
+    if state.admin.generated {
+        // The one place a secret is shown: the operator needs it to log in.
+        eprintln!(
+            "No admin token configured. Console login (valid until restart): http://{addr}/login?token={}",
+            state.admin.token().expose()
+        );
+    }
     axum::serve(listener, idsync_server::router(state))
         .with_graceful_shutdown(super::shutdown_signal())
         .await

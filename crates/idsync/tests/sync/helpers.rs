@@ -14,6 +14,9 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tempfile::TempDir;
 
+/// The admin token every test configuration uses.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
 pub struct TestDb {
     pub server: PgServer,
     pub pool: PgPool,
@@ -108,7 +111,9 @@ impl ConfigDir {
 pub fn config(db_url: &str, conns: &[Conn<'_>]) -> ConfigDir {
     let dir = tempfile::tempdir().unwrap();
     let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mut text = format!("database_url = \"{db_url}\"\nlisten = \"{listen}\"\n\n");
+    let mut text = format!(
+        "database_url = \"{db_url}\"\nlisten = \"{listen}\"\nadmin_token = \"{ADMIN_TOKEN}\"\n\n"
+    );
     for c in conns {
         text.push_str(&c.toml());
     }

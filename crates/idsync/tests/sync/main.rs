@@ -3,6 +3,7 @@
 //! `svix` crate, independently of idsync's verifier.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin_api;
 mod backfill;
 mod cli;
 mod config;

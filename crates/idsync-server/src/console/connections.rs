@@ -1,0 +1,361 @@
+//! The overview of all connections, one connection's page, its errors, and
+//! the backfill / reconcile buttons.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::Redirect;
+use idsync_providers::ProviderKind;
+use idsync_store::errors::{self, ErrorRow};
+use idsync_sync::SyncError;
+use maud::{Markup, html};
+
+use super::layout::{Flash, Page, ago, exact, health_badge, maybe_ago, run_summary, status_badge};
+use super::session::{CsrfForm, Session};
+use super::{PageError, back, connection_url, find, user_url};
+use crate::AppState;
+use crate::admin::overview::{ConnectionOverview, Health, overview};
+use crate::jobs::{self, JobKind};
+
+/// Deliveries shown on a connection's page.
+const RECENT_DELIVERIES: i64 = 25;
+/// The errors page shows every error kept (the store keeps 200 per connection).
+const ALL_ERRORS: i64 = 200;
+
+/// `GET /`: every connection as a card with its health.
+pub(super) async fn overview_page(
+    session: Session,
+    State(state): State<AppState>,
+) -> Result<Markup, PageError> {
+    let mut cards = Vec::new();
+    for conn in state.ordered() {
+        cards.push(overview(&state, conn).await?);
+    }
+    let page = Page {
+        title: "Connections",
+        crumbs: Vec::new(),
+        session: Some(&session),
+        flash: None,
+    };
+    Ok(page.render(html! {
+        h1 { "Connections" }
+        @if cards.is_empty() {
+            p.muted { "No connections are configured." }
+        }
+        div.grid {
+            @for c in &cards {
+                (connection_card(c))
+            }
+        }
+    }))
+}
+
+fn connection_card(c: &ConnectionOverview) -> Markup {
+    let s = &c.status;
+    html! {
+        article.card.connection data-connection=(c.name) {
+            header.card-head {
+                h2 { a href=(connection_url(&c.name)) { (c.name) } }
+                (health_badge(c.health))
+            }
+            p.muted { (c.provider) " → " code { (s.table) } }
+            dl.stats {
+                div { dt { "Active users" } dd { (s.active_users) } }
+                div { dt { "Deleted" } dd { (s.deleted_users) } }
+                div { dt { "Last webhook" } dd { (maybe_ago(s.last_webhook_at)) } }
+            }
+            dl.runs {
+                dt { "Last backfill" } dd { (run_summary(s.last_backfill.as_ref())) }
+                dt { "Last reconcile" } dd { (run_summary(s.last_reconcile.as_ref())) }
+            }
+            @if !c.reasons.is_empty() {
+                ul.reasons { @for r in &c.reasons { li { (r) } } }
+            }
+        }
+    }
+}
+
+/// `GET /connections/{name}`.
+pub(super) async fn connection_page(
+    session: Session,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(flash): Query<Flash>,
+) -> Result<Markup, PageError> {
+    let conn = find(&state, &name)?;
+    let c = overview(&state, &conn).await?;
+    let deliveries =
+        idsync_store::deliveries::recent(&state.pool, conn.name.as_str(), RECENT_DELIVERIES)
+            .await?;
+    let s = &c.status;
+    let base = connection_url(&c.name);
+    let page = Page {
+        title: &c.name,
+        crumbs: vec![(c.name.clone(), base.clone())],
+        session: Some(&session),
+        flash: Some(&flash),
+    };
+    Ok(page.render(html! {
+        div.title-row {
+            h1 { (c.name) }
+            (health_badge(c.health))
+            span.muted { (c.provider) " → " code { (s.table) } }
+        }
+        @if !c.reasons.is_empty() {
+            section class=(if c.health == Health::Failing { "card alert bad" } else { "card alert warn" }) {
+                h2 { "Why it is " (c.health.as_str()) }
+                ul.reasons { @for r in &c.reasons { li { (r) } } }
+            }
+        }
+        div.grid.three {
+            a.card.stat href={ (base) "/users?state=active" } {
+                span.big { (s.active_users) } span.muted { "active users" }
+            }
+            a.card.stat href={ (base) "/users?state=deleted" } {
+                span.big { (s.deleted_users) } span.muted { "deleted users" }
+            }
+            div.card.stat {
+                span.big { (maybe_ago(s.last_webhook_at)) } span.muted { "last webhook" }
+            }
+        }
+        p { a.button href={ (base) "/users" } { "Browse users" } }
+
+        section.card {
+            h2 { "Sync jobs" }
+            dl.runs {
+                dt { "Last backfill" } dd { (run_summary(s.last_backfill.as_ref())) }
+                dt { "Last reconcile" } dd { (run_summary(s.last_reconcile.as_ref())) }
+            }
+            div.actions {
+                form method="post" action={ (base) "/backfill" } {
+                    input type="hidden" name="csrf" value=(session.csrf());
+                    button.button type="submit" { "Backfill now" }
+                }
+                form method="post" action={ (base) "/reconcile" } {
+                    input type="hidden" name="csrf" value=(session.csrf());
+                    button.button type="submit" { "Reconcile now" }
+                }
+            }
+            p.muted.small {
+                "Both run in the background; reload this page to follow their progress. "
+                "Backfill lists every user and resumes an interrupted run; reconcile also "
+                "marks deleted the users the provider no longer has."
+            }
+        }
+
+        section.card {
+            h2 { "Webhook" }
+            p { "Endpoint URL:" }
+            pre.url { code { (c.webhook_url) } }
+            (setup_steps(conn.kind, &c.webhook_url))
+        }
+
+        section.card {
+            h2 { "Recent deliveries" }
+            @if deliveries.is_empty() {
+                p.muted { "No webhook has been delivered yet." }
+            } @else {
+                table.zebra {
+                    thead { tr { th { "Received" } th { "Event" } th { "User" } th { "Outcome" } th { "Message id" } } }
+                    tbody {
+                        @for d in &deliveries {
+                            tr {
+                                td { (ago(d.received_at)) }
+                                td { code { (d.event_type) } }
+                                td {
+                                    @if let Some(id) = &d.user_id {
+                                        a href=(user_url(&c.name, id)) { code { (id) } }
+                                    }
+                                }
+                                td { (status_badge(&d.outcome)) }
+                                td.muted { code { (d.message_id) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        section.card {
+            div.card-head {
+                h2 { "Recent errors" }
+                a href={ (base) "/errors" } { "All errors" }
+            }
+            (errors_table(&c.name, &s.recent_errors))
+        }
+    }))
+}
+
+/// What to set up at the provider for webhooks to reach idsync.
+fn setup_steps(kind: ProviderKind, url: &str) -> Markup {
+    let (dashboard, path) = match kind {
+        ProviderKind::StackAuth => (
+            "Stack Auth dashboard",
+            "your project → Webhooks → Add endpoint",
+        ),
+        ProviderKind::Clerk => ("Clerk dashboard", "Configure → Webhooks → Add Endpoint"),
+    };
+    html! {
+        ol.steps {
+            li { "In the " (dashboard) ", open " (path) "." }
+            li { "Enter the endpoint URL " code { (url) } "." }
+            li {
+                "Subscribe to the events " code { "user.created" } ", " code { "user.updated" }
+                " and " code { "user.deleted" } "."
+            }
+            li {
+                "Copy the endpoint's signing secret (" code { "whsec_…" } ") into this connection's "
+                code { "webhook_secret" } " and restart idsync."
+            }
+        }
+    }
+}
+
+fn errors_table(connection: &str, rows: &[ErrorRow]) -> Markup {
+    html! {
+        @if rows.is_empty() {
+            p.muted { "No errors recorded." }
+        } @else {
+            table.zebra.errors {
+                thead { tr { th { "When" } th { "Source" } th { "Reason" } } }
+                tbody {
+                    @for e in rows {
+                        tr {
+                            td { a href=(error_url(connection, e.id)) { (ago(e.at)) } }
+                            td { (status_badge(&e.source)) }
+                            td.reason { (e.message) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn error_url(connection: &str, id: i64) -> String {
+    format!("{}/errors/{id}", connection_url(connection))
+}
+
+/// `GET /connections/{name}/errors`: every error kept.
+pub(super) async fn errors_page(
+    session: Session,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Markup, PageError> {
+    let conn = find(&state, &name)?;
+    let rows = errors::recent(&state.pool, conn.name.as_str(), ALL_ERRORS).await?;
+    let base = connection_url(&name);
+    let page = Page {
+        title: "Errors",
+        crumbs: vec![
+            (name.clone(), base.clone()),
+            ("Errors".to_owned(), format!("{base}/errors")),
+        ],
+        session: Some(&session),
+        flash: None,
+    };
+    Ok(page.render(html! {
+        h1 { "Errors of " (name) }
+        p.muted {
+            "Rejected webhook deliveries and failed sync jobs, newest first (the last "
+            (ALL_ERRORS) " are kept)."
+        }
+        section.card { (errors_table(&name, &rows)) }
+    }))
+}
+
+/// `GET /connections/{name}/errors/{id}`: one error in full.
+pub(super) async fn error_page(
+    session: Session,
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, i64)>,
+) -> Result<Markup, PageError> {
+    let conn = find(&state, &name)?;
+    // Errors are capped per connection, so the kept ones are one small read.
+    let row = errors::recent(&state.pool, conn.name.as_str(), ALL_ERRORS)
+        .await?
+        .into_iter()
+        .find(|e| e.id == id)
+        .ok_or_else(|| {
+            PageError::NotFound(format!(
+                "Error {id} of “{name}” is not (or no longer) recorded."
+            ))
+        })?;
+    let base = connection_url(&name);
+    let page = Page {
+        title: "Error",
+        crumbs: vec![
+            (name.clone(), base.clone()),
+            ("Errors".to_owned(), format!("{base}/errors")),
+            (format!("#{id}"), error_url(&name, id)),
+        ],
+        session: Some(&session),
+        flash: None,
+    };
+    let hint = match row.source.as_str() {
+        "webhook" => {
+            "The delivery was refused and nothing was written. Most often the connection's webhook_secret does not match the endpoint's signing secret at the provider, or the clocks differ by more than five minutes. The provider retries refused deliveries, and reconcile repairs anything missed."
+        }
+        _ => {
+            "The job stopped at this error; a backfill resumes where it stopped when run again. Check that the provider's API is reachable and the connection's API key is valid."
+        }
+    };
+    Ok(page.render(html! {
+        h1 { "Error #" (id) }
+        section.card {
+            dl.fields {
+                dt { "Connection" } dd { a href=(base) { (name) } }
+                dt { "When" } dd { (exact(row.at)) " (" (ago(row.at)) ")" }
+                dt { "Source" } dd { (status_badge(&row.source)) }
+            }
+            h2 { "Reason" }
+            pre.wrap { (row.message) }
+            p.muted { (hint) }
+        }
+    }))
+}
+
+/// `POST /connections/{name}/backfill`.
+pub(super) async fn backfill(
+    session: Session,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Redirect, PageError> {
+    start(session, state, name, form, JobKind::Backfill).await
+}
+
+/// `POST /connections/{name}/reconcile`.
+pub(super) async fn reconcile(
+    session: Session,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Redirect, PageError> {
+    start(session, state, name, form, JobKind::Reconcile).await
+}
+
+async fn start(
+    session: Session,
+    state: AppState,
+    name: String,
+    form: CsrfForm,
+    kind: JobKind,
+) -> Result<Redirect, PageError> {
+    session.check(&form.csrf)?;
+    let conn = find(&state, &name)?;
+    let job = match kind {
+        JobKind::Backfill => "Backfill",
+        JobKind::Reconcile => "Reconcile",
+    };
+    let outcome = match jobs::start_now(&state, conn, kind).await {
+        Ok(()) => Ok(format!("{job} started; reload to follow its progress.")),
+        Err(SyncError::Busy(_)) => {
+            Err("A backfill or reconcile of this connection is already running.".to_owned())
+        }
+        Err(e) => {
+            tracing::error!(connection = name, error = %e, "console: could not start job");
+            Err(format!("{job} could not start: {e}"))
+        }
+    };
+    Ok(back(&connection_url(&name), outcome))
+}

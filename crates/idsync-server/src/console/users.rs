@@ -1,0 +1,319 @@
+//! A connection's users: search and keyset paging over the synced table,
+//! one user with its raw JSON, and create / delete through the provider's
+//! API (the row follows through the normal sync path).
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::Redirect;
+use idsync_providers::manage::NewUser;
+use idsync_store::users::{self, UserQuery, UserState};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::layout::{Flash, Page, ago, exact, maybe_ago, user_badge};
+use super::session::{CsrfForm, Session};
+use super::{PageError, back, connection_url, enc, find, provider_failure, user_url};
+use crate::AppState;
+
+const PAGE_SIZE: i64 = 50;
+
+#[derive(Deserialize)]
+pub(super) struct ListParams {
+    /// Exact id, or a prefix of the email or name.
+    search: Option<String>,
+    state: Option<UserState>,
+    /// Keyset cursor: the last id of the previous page.
+    after: Option<String>,
+}
+
+fn state_str(s: UserState) -> &'static str {
+    match s {
+        UserState::All => "all",
+        UserState::Active => "active",
+        UserState::Deleted => "deleted",
+    }
+}
+
+/// `GET /connections/{name}/users`: one page of users, in id order.
+pub(super) async fn list_page(
+    session: Session,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(p): Query<ListParams>,
+    Query(flash): Query<Flash>,
+) -> Result<Markup, PageError> {
+    let conn = find(&state, &name)?;
+    let search = p.search.unwrap_or_default().trim().to_owned();
+    let filter = p.state.unwrap_or_default();
+    let after = p.after.filter(|a| !a.is_empty());
+    let rows = users::list(
+        &state.pool,
+        &conn.table,
+        &UserQuery {
+            search: Some(search.clone()).filter(|s| !s.is_empty()),
+            state: filter,
+            after: after.clone(),
+            limit: PAGE_SIZE,
+        },
+    )
+    .await?;
+    let base = connection_url(&name);
+    let users_url = format!("{base}/users");
+    // A full page may have a successor; the query after the last id tells.
+    let next = (rows.len() as i64 == PAGE_SIZE)
+        .then(|| rows.last())
+        .flatten()
+        .map(|last| {
+            format!(
+                "{users_url}?search={}&state={}&after={}",
+                enc(&search),
+                state_str(filter),
+                enc(&last.id)
+            )
+        });
+    let first = format!(
+        "{users_url}?search={}&state={}",
+        enc(&search),
+        state_str(filter)
+    );
+    let page = Page {
+        title: "Users",
+        crumbs: vec![
+            (name.clone(), base.clone()),
+            ("Users".to_owned(), users_url.clone()),
+        ],
+        session: Some(&session),
+        flash: Some(&flash),
+    };
+    Ok(page.render(html! {
+        h1 { "Users of " (name) }
+        section.card {
+            form.search method="get" action=(users_url) {
+                input type="search" name="search" value=(search) placeholder="id, or start of email or name" aria-label="Search";
+                select name="state" aria-label="Filter" {
+                    @for s in [UserState::All, UserState::Active, UserState::Deleted] {
+                        option value=(state_str(s)) selected[s == filter] { (state_str(s)) }
+                    }
+                }
+                button.button type="submit" { "Search" }
+            }
+            @if rows.is_empty() {
+                p.muted { @if after.is_some() { "No more users." } @else { "No users match." } }
+            } @else {
+                table.zebra.users {
+                    thead { tr { th { "Id" } th { "Email" } th { "Name" } th { "Signed up" } th { "Status" } } }
+                    tbody {
+                        @for u in &rows {
+                            tr data-user-id=(u.id) {
+                                td { a href=(user_url(&name, &u.id)) { code { (u.id) } } }
+                                td { (u.email.as_deref().unwrap_or("")) }
+                                td { (u.name.as_deref().unwrap_or("")) }
+                                td { (maybe_ago(u.created_at)) }
+                                td { (user_badge(u.deleted_at.is_some())) }
+                            }
+                        }
+                    }
+                }
+            }
+            nav.pager {
+                @if after.is_some() { a href=(first) { "First page" } }
+                @if let Some(next) = next { a.next href=(next) { "Next page" } }
+            }
+        }
+        section.card {
+            h2 { "Create user" }
+            p.muted {
+                "Creates the user at the provider. The row appears here once the provider's "
+                "webhook arrives (or at the next reconcile)."
+            }
+            form.stack.create method="post" action=(users_url) {
+                input type="hidden" name="csrf" value=(session.csrf());
+                label for="email" { "Email" }
+                input #email type="email" name="email" required autocomplete="off";
+                label for="name" { "Name " span.muted { "(optional)" } }
+                input #name type="text" name="name" autocomplete="off";
+                label for="password" { "Password " span.muted { "(optional)" } }
+                input #password type="password" name="password" autocomplete="new-password";
+                button.button type="submit" { "Create user" }
+            }
+        }
+    }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct CreateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    name: Option<String>,
+    /// Passed to the provider only; never stored or logged.
+    password: Option<String>,
+}
+
+/// `POST /connections/{name}/users`.
+pub(super) async fn create(
+    session: Session,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Form(form): Form<CreateForm>,
+) -> Result<Redirect, PageError> {
+    session.check(&form.csrf)?;
+    let conn = find(&state, &name)?;
+    let to = format!("{}/users", connection_url(&name));
+    let email = form.email.trim().to_owned();
+    if !email.contains('@') {
+        return Ok(back(
+            &to,
+            Err(format!("“{email}” is not an email address.")),
+        ));
+    }
+    let created = conn
+        .provider
+        .create_user(&NewUser {
+            email,
+            name: form
+                .name
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty()),
+            password: form.password.filter(|p| !p.is_empty()),
+        })
+        .await;
+    let outcome = match created {
+        Ok(user) => {
+            let id = user.get("id").and_then(|v| v.as_str()).unwrap_or("(no id)");
+            Ok(format!(
+                "Created {id}; it appears here once the provider's webhook arrives."
+            ))
+        }
+        Err(e) => {
+            tracing::warn!(connection = name, error = %e, "console: create user failed");
+            Err(format!(
+                "Could not create the user. {}",
+                provider_failure(&e)
+            ))
+        }
+    };
+    Ok(back(&to, outcome))
+}
+
+/// `GET /connections/{name}/users/{id}`.
+pub(super) async fn detail_page(
+    session: Session,
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    Query(flash): Query<Flash>,
+) -> Result<Markup, PageError> {
+    let conn = find(&state, &name)?;
+    let user = users::get(&state.pool, &conn.table, &id)
+        .await?
+        .ok_or_else(|| PageError::NotFound(format!("“{name}” has no user with id “{id}”.")))?;
+    // Pretty-printing a `Value` cannot fail; fall back to compact anyway.
+    let raw =
+        serde_json::to_string_pretty(&user.raw_json).unwrap_or_else(|_| user.raw_json.to_string());
+    let base = connection_url(&name);
+    let page = Page {
+        title: &id,
+        crumbs: vec![
+            (name.clone(), base.clone()),
+            ("Users".to_owned(), format!("{base}/users")),
+            (id.clone(), user_url(&name, &id)),
+        ],
+        session: Some(&session),
+        flash: Some(&flash),
+    };
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| match t {
+        Some(t) => html! { (exact(t)) " (" (ago(t)) ")" },
+        None => html! { span.muted { "—" } },
+    };
+    Ok(page.render(html! {
+        div.title-row {
+            h1 { (user.name.as_deref().or(user.email.as_deref()).unwrap_or(&id)) }
+            (user_badge(user.deleted_at.is_some()))
+        }
+        section.card {
+            dl.fields {
+                dt { "Id" } dd { code { (user.id) } }
+                dt { "Email" } dd { (user.email.as_deref().unwrap_or("—")) }
+                dt { "Name" } dd { (user.name.as_deref().unwrap_or("—")) }
+                dt { "Signed up" } dd { (when(user.created_at)) }
+                dt { "Last change" } dd { (when(user.updated_at)) }
+                dt { "Deleted" } dd.deleted-at { (when(user.deleted_at)) }
+            }
+            @if user.deleted_at.is_none() {
+                div.actions {
+                    a.button.danger href={ (user_url(&name, &id)) "/delete" } { "Delete user…" }
+                }
+            }
+        }
+        section.card {
+            h2 { "Raw JSON " span.muted.small { "as the provider delivered it" } }
+            pre.json { (raw) }
+        }
+    }))
+}
+
+/// `GET /connections/{name}/users/{id}/delete`: the confirmation step
+/// (there is no JavaScript for a confirm dialog).
+pub(super) async fn delete_page(
+    session: Session,
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<Markup, PageError> {
+    let conn = find(&state, &name)?;
+    let user = users::get(&state.pool, &conn.table, &id).await?;
+    let label = user
+        .as_ref()
+        .and_then(|u| u.email.clone().or_else(|| u.name.clone()))
+        .unwrap_or_else(|| id.clone());
+    let base = connection_url(&name);
+    let url = user_url(&name, &id);
+    let page = Page {
+        title: "Delete user",
+        crumbs: vec![
+            (name.clone(), base.clone()),
+            ("Users".to_owned(), format!("{base}/users")),
+            (id.clone(), url.clone()),
+        ],
+        session: Some(&session),
+        flash: None,
+    };
+    Ok(page.render(html! {
+        section.card.narrow {
+            h1 { "Delete " (label) "?" }
+            p {
+                "This deletes the user " code { (id) } " at the provider (" (conn.kind.as_str()) "). "
+                "The synced row is marked deleted, not removed, once the provider's webhook arrives."
+            }
+            form.actions method="post" action={ (url) "/delete" } {
+                input type="hidden" name="csrf" value=(session.csrf());
+                button.button.danger type="submit" { "Delete at the provider" }
+                a.button.quiet href=(url) { "Cancel" }
+            }
+        }
+    }))
+}
+
+/// `POST /connections/{name}/users/{id}/delete`.
+pub(super) async fn delete(
+    session: Session,
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Redirect, PageError> {
+    session.check(&form.csrf)?;
+    let conn = find(&state, &name)?;
+    let outcome = match conn.provider.delete_user(&id).await {
+        Ok(()) => Ok(format!(
+            "Deleted {id} at the provider; it is marked deleted here once the webhook arrives."
+        )),
+        Err(e) => {
+            tracing::warn!(connection = name, error = %e, "console: delete user failed");
+            Err(format!(
+                "Could not delete the user. {}",
+                provider_failure(&e)
+            ))
+        }
+    };
+    Ok(back(&user_url(&name, &id), outcome))
+}

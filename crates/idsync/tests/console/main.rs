@@ -1,0 +1,8 @@
+//! The web console, end to end: the real `idsync serve` against a real
+//! Postgres and the provider emulators, driven over HTTP and by headless
+//! Chromium (Debian's `chromium` through `playwright-core`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod browser;
+mod helpers;
+mod http;

@@ -1,0 +1,443 @@
+//! The admin API: authentication, every documented route, pagination,
+//! jobs on demand, user management through the provider, health, metrics.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind, RateLimit, WebhookTarget};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn api(server: &Server, path: &str) -> String {
+    format!("{}/api/v1{path}", server.base)
+}
+
+async fn get_json(server: &Server, path: &str) -> Value {
+    let resp = Client::new()
+        .get(api(server, path))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "GET {path}");
+    resp.json().await.unwrap()
+}
+
+async fn wait_for(mut check: impl AsyncFnMut() -> bool, what: &str) {
+    for _ in 0..600 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn backfilled(db: &TestDb, n: i64) {
+    wait_for(
+        async || count(&db.pool, "SELECT count(*) FROM idsync.sync_runs WHERE kind = 'backfill' AND status = 'completed'").await >= n,
+        "backfill",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn every_documented_route_exists_and_requires_the_token() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::StackAuth, 30).await;
+    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
+    let server = serve(&cfg).await;
+    backfilled(&db, 1).await;
+    let user = emu.user_ids()[3].clone();
+
+    let doc: Value = reqwest::get(api(&server, "/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 6, "{paths:?}");
+    let http = Client::new();
+    let mut checked = 0;
+    for (path, item) in paths {
+        for method in ["get", "post", "patch", "delete"] {
+            let Some(op) = item.get(method) else { continue };
+            // One job at a time per connection: let the previous one finish.
+            wait_for(
+                async || {
+                    count(
+                        &db.pool,
+                        "SELECT count(*) FROM idsync.sync_runs WHERE status = 'running'",
+                    )
+                    .await
+                        == 0
+                },
+                "jobs",
+            )
+            .await;
+            let url = format!(
+                "{}{}",
+                server.base,
+                path.replace("{name}", "main").replace("{id}", &user)
+            );
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let body = match (method, path.ends_with("/users")) {
+                ("post", true) => json!({"email": "new.person@example.com", "name": "New Person"}),
+                ("patch", _) => json!({"name": "Renamed"}),
+                _ => json!({}),
+            };
+            let none = http
+                .request(m.clone(), &url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                none.status(),
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} without token"
+            );
+            let wrong = http
+                .request(m.clone(), &url)
+                .bearer_auth("test-admin-token-012345678X")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                wrong.status(),
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with a wrong token"
+            );
+            let ok = http
+                .request(m, &url)
+                .bearer_auth(ADMIN_TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = ok.status().as_u16().to_string();
+            assert!(
+                op["responses"].get(&status).is_some(),
+                "{method} {path} answered {status}, not a documented response"
+            );
+            assert!(
+                ok.status().is_success(),
+                "{method} {path} answered {status}: {}",
+                ok.text().await.unwrap()
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 10, "operations exercised");
+
+    // The document is valid OpenAPI, checked by an independent validator.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), doc.to_string()).unwrap();
+    let out = std::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(file.path())
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "openapi-spec-validator: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn user_pages_are_stable_while_users_arrive_and_search_finds_them() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Clerk, 120).await;
+    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
+    let server = serve(&cfg).await;
+    backfilled(&db, 1).await;
+    let original: BTreeSet<String> = emu.user_ids().into_iter().collect();
+    let s = sender(&server, "main", &emu);
+
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let q = match &after {
+            Some(a) => format!("/connections/main/users?limit=25&after={a}"),
+            None => "/connections/main/users?limit=25".to_owned(),
+        };
+        let page = get_json(&server, &q).await;
+        seen.extend(
+            page["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["id"].as_str().unwrap().to_owned()),
+        );
+        // New sign-ups land between page reads.
+        emu.create_user();
+        deliver_all(&s, &emu.take_events()).await;
+        match page["next_cursor"].as_str() {
+            Some(c) => after = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let unique: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no user listed twice");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "id order");
+    assert!(
+        original.iter().all(|id| unique.contains(id)),
+        "every original user listed"
+    );
+
+    let user = emu
+        .users()
+        .into_iter()
+        .find(|u| u["primary_email_address_id"].is_string())
+        .unwrap();
+    let email = user["email_addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == user["primary_email_address_id"])
+        .unwrap()["email_address"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let prefix = &email[..email.find('@').unwrap()];
+    let found = get_json(
+        &server,
+        &format!("/connections/main/users?search={}", prefix.to_uppercase()),
+    )
+    .await;
+    assert!(
+        found["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["id"] == user["id"]),
+        "search by email prefix, any case"
+    );
+    let by_id = get_json(
+        &server,
+        &format!(
+            "/connections/main/users?search={}",
+            user["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(by_id["users"].as_array().unwrap().len(), 1);
+    let none = get_json(&server, "/connections/main/users?search=%25").await;
+    assert_eq!(
+        none["users"].as_array().unwrap().len(),
+        0,
+        "LIKE wildcards are literal"
+    );
+    let detail = get_json(
+        &server,
+        &format!("/connections/main/users/{}", user["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(detail["raw_json"], user);
+    let deleted = get_json(&server, "/connections/main/users?state=deleted").await;
+    assert_eq!(deleted["users"].as_array().unwrap().len(), 0);
+    let missing = Client::new()
+        .get(api(&server, "/connections/main/users/nobody"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let unknown = Client::new()
+        .get(api(&server, "/connections/nope"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn users_created_and_deleted_through_the_api_arrive_through_sync() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::StackAuth, 5).await;
+    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
+    let server = serve(&cfg).await;
+    backfilled(&db, 1).await;
+    emu.auto_deliver(Some(WebhookTarget {
+        url: server.webhook_url("main"),
+        secret: emu.config().webhook_secret.clone(),
+    }))
+    .unwrap();
+    let http = Client::new();
+    let created = http.post(api(&server, "/connections/main/users")).bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"email": "Grace.Hopper@example.com", "name": "Grace Hopper", "password": "correct horse battery"}))
+        .send().await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let row = async |id: &str| {
+        sqlx::query_as::<_, (Option<String>, bool)>(
+            "SELECT email, deleted_at IS NOT NULL FROM neon_identity.users_sync WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await
+        .unwrap()
+    };
+    wait_for(
+        async || row(&id).await.is_some(),
+        "the created user's webhook",
+    )
+    .await;
+    assert_eq!(
+        row(&id).await,
+        Some((Some("grace.hopper@example.com".into()), false))
+    );
+
+    let bad = http
+        .post(api(&server, "/connections/main/users"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"email": "grace.hopper@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        bad.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "duplicate email refused by the provider"
+    );
+
+    let del = http
+        .delete(api(&server, &format!("/connections/main/users/{id}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), StatusCode::NO_CONTENT);
+    wait_for(
+        async || row(&id).await.is_some_and(|r| r.1),
+        "the deleted user's webhook",
+    )
+    .await;
+
+    let deliveries = get_json(&server, "/connections/main/deliveries").await;
+    let outcomes: Vec<&str> = deliveries["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["outcome"].as_str().unwrap())
+        .collect();
+    assert!(
+        outcomes.contains(&"inserted") && outcomes.contains(&"deleted"),
+        "{outcomes:?}"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "idsync_webhook_deliveries_total{connection=\"main\",outcome=\"inserted\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("idsync_apply_batch_size_bucket"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn health_jobs_on_demand_and_a_failing_connection() {
+    let db = postgres().await;
+    let mut c = EmulatorConfig::new(ProviderKind::StackAuth);
+    c.seed_users = 2000; // 10 pages at one request per second
+    c.rate_limit = Some(RateLimit {
+        requests: 1,
+        per: Duration::from_secs(1),
+    });
+    let slow = Emulator::start(c, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let down = emulator(ProviderKind::Clerk, 3).await;
+    let mut other = Conn::new("gone", &down);
+    other.table = "gone_users";
+    let cfg = config(&db.url, &[Conn::new("main", &slow), other]);
+    down.clone().shutdown().await;
+    let server = serve(&cfg).await;
+
+    // "main" is still in its first, rate-limited backfill.
+    let main = get_json(&server, "/connections/main").await;
+    assert_eq!(main["health"], "degraded", "{main}");
+    assert!(
+        main["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("initial backfill in progress"),
+        "{main}"
+    );
+    let busy = Client::new()
+        .post(api(&server, "/connections/main/reconcile"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(busy.status(), StatusCode::CONFLICT);
+
+    // The provider behind "gone" is unreachable: its first backfill fails.
+    wait_for(
+        async || {
+            let c = get_json(&server, "/connections/gone").await;
+            c["health"] == "failing"
+        },
+        "the failing verdict",
+    )
+    .await;
+    let gone = get_json(&server, "/connections/gone").await;
+    assert!(
+        gone["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("last backfill failed: provider API unreachable"),
+        "{gone}"
+    );
+    assert_eq!(
+        gone["webhook_url"],
+        format!("http://{}/webhooks/gone", cfg.listen)
+    );
+
+    backfilled(&db, 1).await;
+    let main = get_json(&server, "/connections/main").await;
+    assert_eq!(main["health"], "healthy", "{main}");
+    assert_eq!(main["active_users"], 2000);
+
+    let started = Client::new()
+        .post(api(&server, "/connections/main/reconcile"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    wait_for(
+        async || {
+            get_json(&server, "/connections/main").await["last_reconcile"]["status"] == "completed"
+        },
+        "reconcile",
+    )
+    .await;
+    let list = get_json(&server, "/connections").await;
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["main", "gone"]);
+}
