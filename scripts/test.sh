@@ -33,8 +33,8 @@ if ! python3 -c 'import openapi_spec_validator' >/dev/null 2>&1; then
     python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator
 fi
 
-if [ -x scripts/browser-test-deps.sh ]; then
-    scripts/browser-test-deps.sh
-fi
+# Browser tests: Debian's Chromium and the pinned npm packages.
+scripts/browser-test-deps.sh
+scripts/console-test-deps.sh
 
 cargo test --workspace --locked --no-fail-fast

@@ -98,11 +98,15 @@ async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
+    // As `idsync serve` does: the applier and the jobs then record their
+    // metrics, a cost the figures should include. Process-wide, so once.
+    let metrics = idsync_server::metrics::install().map_err(anyhow::Error::msg)?;
+
     let db = db::Db::start(args.unsafe_fast, args.pg_dir.as_deref()).await?;
     report::header(&db.describe().await?);
 
     if args.runs(Scenario::Webhooks) || args.runs(Scenario::Baseline) {
-        let fixture = webhooks::Fixture::start(&db.pool).await?;
+        let fixture = webhooks::Fixture::start(&db.pool, metrics).await?;
         if args.runs(Scenario::Webhooks) {
             fixture.warm_up().await?;
             for &c in &args.concurrency {

@@ -13,6 +13,7 @@ use idsync_providers::{Decoded, Provider, ProviderKind, RetryPolicy};
 use idsync_server::{AppState, ConnectionRuntime};
 use idsync_store::applier::Applier;
 use idsync_store::{PgPool, UsersTable};
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -44,7 +45,7 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    pub async fn start(pool: &PgPool) -> Result<Self> {
+    pub async fn start(pool: &PgPool, metrics: PrometheusHandle) -> Result<Self> {
         let mut config = EmulatorConfig::new(idsync_emulator::ProviderKind::Clerk);
         config.rng_seed = RNG_SEED;
         let emulator = Emulator::start(config, "127.0.0.1:0".parse()?).await?;
@@ -56,8 +57,9 @@ impl Fixture {
         idsync_store::migrate::migrate(pool, std::slice::from_ref(&table)).await?;
 
         // What `idsync serve` builds for a Clerk connection
-        // (crates/idsync/src/runtime.rs `connection`), minus the background
-        // jobs: a reconcile or first backfill would disturb the figures.
+        // (crates/idsync/src/runtime.rs `connection`, commands/serve.rs
+        // `build_state`), minus the background jobs: a reconcile or first
+        // backfill would disturb the figures.
         let emu = emulator.config();
         let runtime = ConnectionRuntime {
             name: connection.clone(),
@@ -72,7 +74,7 @@ impl Fixture {
             applier: Applier::spawn(pool.clone(), connection.to_string(), table.clone()),
             reconcile_interval: None,
         };
-        let state = AppState::new(pool.clone(), vec![runtime]);
+        let state = AppState::new(pool.clone(), vec![runtime]).with_metrics(metrics);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();

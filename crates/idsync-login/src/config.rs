@@ -21,10 +21,11 @@ pub const MIN_SECRET_CHARS: usize = 32;
 
 /// The providers read from the environment: (provider id, variable prefix,
 /// display name). The id is the last segment of the callback path,
-/// `/api/auth/callback/{id}`.
-const ENV_PROVIDERS: &[(&str, &str, &str)] = &[
-    ("okta", "AUTH_OKTA", "Okta"),
-    ("oidc", "AUTH_OIDC", "OpenID Connect"),
+/// `/api/auth/callback/{id}`. `None`: named by `{prefix}_NAME`, else by
+/// the issuer's host.
+const ENV_PROVIDERS: &[(&str, &str, Option<&str>)] = &[
+    ("okta", "AUTH_OKTA", Some("Okta")),
+    ("oidc", "AUTH_OIDC", None),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -220,10 +221,14 @@ impl AuthBuilder {
             let [Some(issuer), Some(client_id), Some(secret)] = values else {
                 continue;
             };
+            let display_name = match display_name {
+                Some(name) => (*name).to_owned(),
+                None => get(&format!("{prefix}_NAME")).unwrap_or_else(|| issuer_host(&issuer)),
+            };
             builder.providers.push(
                 ProviderConfig::new(*id, issuer, client_id)
                     .client_secret(secret)
-                    .display_name(*display_name),
+                    .display_name(display_name),
             );
         }
         Ok(builder)
@@ -282,6 +287,21 @@ impl AuthBuilder {
         self.sync = Some((pool, table));
         self
     }
+}
+
+/// `host[:port]` of an issuer URL, to name a provider by; the URL itself
+/// when it does not parse (the error comes later, from the build).
+fn issuer_host(issuer: &str) -> String {
+    Url::parse(issuer)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_owned();
+            Some(match u.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            })
+        })
+        .unwrap_or_else(|| issuer.to_owned())
 }
 
 /// The session secret, checked for length.
@@ -418,7 +438,27 @@ mod tests {
         .unwrap();
         let ids: Vec<_> = b.providers.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["okta", "oidc"]);
+        assert_eq!(b.providers[1].display_name, "id.example.com");
         assert_eq!(b.base_url.as_deref(), Some("https://app.example.com/"));
+    }
+
+    #[test]
+    fn generic_provider_can_be_named() {
+        let b = AuthBuilder::from_lookup(lookup(&[
+            ("AUTH_OIDC_ISSUER", "http://localhost:4000"),
+            ("AUTH_OIDC_ID", "app"),
+            ("AUTH_OIDC_SECRET", "s"),
+        ]))
+        .unwrap();
+        assert_eq!(b.providers[0].display_name, "localhost:4000");
+        let b = AuthBuilder::from_lookup(lookup(&[
+            ("AUTH_OIDC_ISSUER", "https://kc.example.com/realms/x"),
+            ("AUTH_OIDC_ID", "app"),
+            ("AUTH_OIDC_SECRET", "s"),
+            ("AUTH_OIDC_NAME", "Keycloak"),
+        ]))
+        .unwrap();
+        assert_eq!(b.providers[0].display_name, "Keycloak");
     }
 
     #[test]

@@ -119,7 +119,11 @@ impl AuthBuilder {
             if providers.iter().any(|q| q.id == p.id) {
                 return Err(ConfigError::DuplicateProvider(p.id.clone()));
             }
-            providers.push(Provider::new(p.clone(), &base.url, self.allow_insecure_http)?);
+            providers.push(Provider::new(
+                p.clone(),
+                &base.url,
+                self.allow_insecure_http,
+            )?);
         }
         Ok((key, base, providers))
     }

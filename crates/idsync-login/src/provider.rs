@@ -410,10 +410,15 @@ impl Provider {
                 provider,
                 detail: format!("token endpoint: {}", error_chain(&e)),
             },
-            // The body is not logged: it may hold tokens.
+            // Neither the body nor serde's message (which can quote a value
+            // of it) is logged: it may hold tokens.
             RequestTokenError::Parse(e, _) => LoginError::IssuerMisconfigured {
                 provider,
-                detail: format!("the token endpoint's answer could not be parsed: {e}"),
+                detail: format!(
+                    "the token endpoint's answer could not be parsed ({:?} error at `{}`)",
+                    e.inner().classify(),
+                    e.path()
+                ),
             },
             RequestTokenError::Other(msg) => LoginError::IssuerMisconfigured {
                 provider,

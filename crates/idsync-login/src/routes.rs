@@ -71,14 +71,14 @@ async fn signin(
     Query(q): Query<SigninQuery>,
 ) -> Response {
     let base = auth.0.base.path.as_str();
-    let providers = &auth.0.providers;
-    let provider = match q.provider.as_deref() {
-        Some(id) => match auth.provider(id) {
+    let providers = auth.0.providers.as_slice();
+    let provider = match (q.provider.as_deref(), providers) {
+        (Some(id), _) => match auth.provider(id) {
             Some(p) => p,
             None => return LoginError::UnknownProvider(id.to_owned()).into_page(base),
         },
-        None if providers.len() == 1 => &providers[0],
-        None => {
+        (None, [only]) => only,
+        (None, _) => {
             let choices: Vec<Choice> = providers
                 .iter()
                 .map(|p| Choice {

@@ -1,6 +1,7 @@
 //! idsync's HTTP side: `POST /webhooks/{connection}`, `GET /healthz`,
-//! `GET /readyz`, and the background jobs `serve` runs (first backfill,
-//! periodic reconcile, delivery-log pruning).
+//! `GET /readyz`, the admin API (`/api/v1`), the console (`/`), `/metrics`,
+//! and the background jobs `serve` runs (first backfill, periodic
+//! reconcile, delivery-log pruning).
 
 pub mod admin;
 pub mod console;
@@ -14,6 +15,7 @@ mod webhooks;
 pub use state::{AppState, ConnectionRuntime};
 
 use axum::Router;
+use axum::http::Request;
 use tower_http::trace::TraceLayer;
 
 /// The whole HTTP surface.
@@ -24,6 +26,12 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(metrics::router())
         .merge(console::router())
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The request's span: method and path only. The query string is left out
+/// because the one-time console login URL carries the admin token there.
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
 }

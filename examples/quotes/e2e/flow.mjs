@@ -65,6 +65,8 @@ try {
   await page.goto(APP);
   await page.locator('#login-box').waitFor();
   assert.equal(sql('SELECT count(*) FROM neon_identity.users_sync'), '0');
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'quotes-signed-out.png') });
 
   step('Log in: to the provider');
   await page.getByRole('link', { name: 'Log in' }).click();
@@ -91,7 +93,6 @@ try {
   assert.equal(sql("SELECT email FROM neon_identity.users_sync WHERE id = 'ada' AND deleted_at IS NULL"), 'ada@example.com');
   assert.equal(sql("SELECT name FROM neon_identity.users_sync WHERE id = 'ada'"), 'Ada Lovelace');
 
-  mkdirSync(ARTIFACTS, { recursive: true });
   const shot = join(ARTIFACTS, 'quotes-signed-in.png');
   await page.screenshot({ path: shot, fullPage: true });
   step(`screenshot: ${shot}`);

@@ -116,12 +116,14 @@ mod tests {
         })
         .unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
-        let s = Settings::new(cli(&["--listen", "0.0.0.0:9000", "--database-url", "postgres://x"]), |k| {
-            (k == "PORT").then(|| "8080".to_owned())
-        })
+        let s = Settings::new(
+            cli(&["--listen", "0.0.0.0:9000", "--database-url", "postgres://x"]),
+            |k| (k == "PORT").then(|| "8080".to_owned()),
+        )
         .unwrap();
         assert_eq!(s.listen.to_string(), "0.0.0.0:9000");
-        let err = Settings::new(cli(&[]), |k| (k == "PORT").then(|| "http".to_owned())).unwrap_err();
+        let err =
+            Settings::new(cli(&[]), |k| (k == "PORT").then(|| "http".to_owned())).unwrap_err();
         assert!(matches!(err, SettingsError::BadPort(_)));
     }
 

@@ -2,12 +2,12 @@
 //! which refuses a request without a valid session (401) or from another
 //! site (403) before the form is even read, so nothing is written for them.
 
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, Form, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use idsync_login::{Auth, CurrentUser, MaybeUser};
 use idsync_store::PgPool;
 use serde::Deserialize;
@@ -47,7 +47,8 @@ impl From<sqlx::Error> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         tracing::error!(error = %self.0, "database error");
-        let page = views::error_page("We could not reach the database. Please try again in a moment.");
+        let page =
+            views::error_page("We could not reach the database. Please try again in a moment.");
         (StatusCode::SERVICE_UNAVAILABLE, Html(page.into_string())).into_response()
     }
 }
@@ -83,7 +84,9 @@ async fn save(
     let problem = if message.is_empty() {
         Some("Please enter a quote.".to_owned())
     } else if message.chars().count() > MAX_QUOTE_CHARS {
-        Some(format!("A quote can have at most {MAX_QUOTE_CHARS} characters."))
+        Some(format!(
+            "A quote can have at most {MAX_QUOTE_CHARS} characters."
+        ))
     } else {
         None
     };
@@ -116,9 +119,15 @@ async fn delete(State(s): State<AppState>, user: CurrentUser) -> Result<Response
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,

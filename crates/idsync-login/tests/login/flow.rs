@@ -1,8 +1,10 @@
 //! The happy path: sign in, use the session, sign out.
 
+use idsync_login::{Auth, ProviderConfig};
 use reqwest::StatusCode;
 
-use crate::helpers::{Browser, location, query_param, spawn_app};
+use crate::helpers::{Browser, SECRET, location, query_param, spawn_app};
+use crate::mock_op::{CLIENT_ID, CLIENT_SECRET, MockOp};
 
 #[tokio::test]
 async fn sign_in_syncs_the_user_and_sign_out_ends_both_sessions() {
@@ -54,6 +56,11 @@ async fn sign_in_syncs_the_user_and_sign_out_ends_both_sessions() {
     );
     let session = browser.cookie("idsync_session").expect("a session cookie");
     assert!(!session.contains("ada"), "session cookie is readable");
+
+    assert_eq!(
+        browser.get("/optional").await.text().await.unwrap(),
+        "u-ada"
+    );
 
     // The session: name from the ID token, email from userinfo.
     let res = browser.get("/me").await;
@@ -120,6 +127,67 @@ async fn sign_in_syncs_the_user_and_sign_out_ends_both_sessions() {
     assert!(browser.cookie("idsync_session").is_none());
     let res = browser.get("/").await;
     assert_eq!(res.text().await.unwrap(), "signed out");
+    assert_eq!(
+        browser.get("/optional").await.text().await.unwrap(),
+        "nobody"
+    );
+}
+
+#[tokio::test]
+async fn several_providers_get_a_chooser() {
+    let op = MockOp::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let auth = Auth::builder()
+        .secret(SECRET)
+        .base_url(&url)
+        .provider(ProviderConfig::okta(&op.url, CLIENT_ID, CLIENT_SECRET))
+        .provider(
+            ProviderConfig::new("keycloak", &op.url, CLIENT_ID)
+                .client_secret(CLIENT_SECRET)
+                .display_name("Keycloak"),
+        )
+        .build()
+        .unwrap();
+    assert_eq!(
+        auth.providers(),
+        [("okta", "Okta"), ("keycloak", "Keycloak")]
+    );
+    let app = axum::Router::new().merge(auth.router()).layer(auth.layer());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let res = http
+        .get(format!("{url}/api/auth/signin?return_to=/x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    for (id, name) in [("okta", "Okta"), ("keycloak", "Keycloak")] {
+        assert!(
+            page.contains(&format!(
+                r#"href="/api/auth/signin?provider={id}&amp;return_to=/x""#
+            )),
+            "{page}"
+        );
+        assert!(page.contains(&format!("Sign in with {name}")), "{page}");
+    }
+
+    let res = http
+        .get(format!("{url}/api/auth/signin?provider=keycloak"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let authorize = reqwest::Url::parse(location(&res)).unwrap();
+    assert_eq!(
+        query_param(&authorize, "redirect_uri"),
+        Some(format!("{url}/api/auth/callback/keycloak"))
+    );
 }
 
 #[tokio::test]

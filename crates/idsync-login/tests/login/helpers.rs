@@ -49,6 +49,10 @@ async fn me(user: CurrentUser) -> String {
     )
 }
 
+async fn optional(user: Option<CurrentUser>) -> String {
+    user.map_or_else(|| "nobody".to_owned(), |u| u.id.to_string())
+}
+
 async fn write(user: CurrentUser) -> String {
     format!("written for {}", user.id)
 }
@@ -79,6 +83,7 @@ pub async fn spawn_app_with_issuer(issuer: Option<String>) -> TestApp {
     let app = Router::new()
         .route("/", get(home))
         .route("/me", get(me))
+        .route("/optional", get(optional))
         .route("/write", post(write))
         .merge(auth.router())
         .layer(auth.layer());

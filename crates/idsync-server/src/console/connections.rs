@@ -9,7 +9,10 @@ use idsync_store::errors::{self, ErrorRow};
 use idsync_sync::SyncError;
 use maud::{Markup, html};
 
-use super::layout::{Flash, Page, ago, exact, health_badge, maybe_ago, run_summary, status_badge};
+use super::layout::{
+    Flash, Page, ago, count, exact, health_badge, maybe_ago, provider_name, run_summary,
+    status_badge,
+};
 use super::session::{CsrfForm, Session};
 use super::{PageError, back, connection_url, find, user_url};
 use crate::AppState;
@@ -57,15 +60,16 @@ fn connection_card(c: &ConnectionOverview) -> Markup {
                 h2 { a href=(connection_url(&c.name)) { (c.name) } }
                 (health_badge(c.health))
             }
-            p.muted { (c.provider) " → " code { (s.table) } }
+            p.muted { (provider_name(&c.provider)) " → " code { (s.table) } }
             dl.stats {
-                div { dt { "Active users" } dd { (s.active_users) } }
-                div { dt { "Deleted" } dd { (s.deleted_users) } }
+                div { dt { "Active users" } dd { (count(s.active_users)) } }
+                div { dt { "Deleted" } dd { (count(s.deleted_users)) } }
                 div { dt { "Last webhook" } dd { (maybe_ago(s.last_webhook_at)) } }
             }
+            // A failed run's error is among the reasons below.
             dl.runs {
-                dt { "Last backfill" } dd { (run_summary(s.last_backfill.as_ref())) }
-                dt { "Last reconcile" } dd { (run_summary(s.last_reconcile.as_ref())) }
+                dt { "Last backfill" } dd { (run_summary(s.last_backfill.as_ref(), false)) }
+                dt { "Last reconcile" } dd { (run_summary(s.last_reconcile.as_ref(), false)) }
             }
             @if !c.reasons.is_empty() {
                 ul.reasons { @for r in &c.reasons { li { (r) } } }
@@ -98,7 +102,7 @@ pub(super) async fn connection_page(
         div.title-row {
             h1 { (c.name) }
             (health_badge(c.health))
-            span.muted { (c.provider) " → " code { (s.table) } }
+            span.muted { (provider_name(&c.provider)) " → " code { (s.table) } }
         }
         @if !c.reasons.is_empty() {
             section class=(if c.health == Health::Failing { "card alert bad" } else { "card alert warn" }) {
@@ -108,10 +112,10 @@ pub(super) async fn connection_page(
         }
         div.grid.three {
             a.card.stat href={ (base) "/users?state=active" } {
-                span.big { (s.active_users) } span.muted { "active users" }
+                span.big { (count(s.active_users)) } span.muted { "active users" }
             }
             a.card.stat href={ (base) "/users?state=deleted" } {
-                span.big { (s.deleted_users) } span.muted { "deleted users" }
+                span.big { (count(s.deleted_users)) } span.muted { "deleted users" }
             }
             div.card.stat {
                 span.big { (maybe_ago(s.last_webhook_at)) } span.muted { "last webhook" }
@@ -122,8 +126,8 @@ pub(super) async fn connection_page(
         section.card {
             h2 { "Sync jobs" }
             dl.runs {
-                dt { "Last backfill" } dd { (run_summary(s.last_backfill.as_ref())) }
-                dt { "Last reconcile" } dd { (run_summary(s.last_reconcile.as_ref())) }
+                dt { "Last backfill" } dd { (run_summary(s.last_backfill.as_ref(), true)) }
+                dt { "Last reconcile" } dd { (run_summary(s.last_reconcile.as_ref(), true)) }
             }
             div.actions {
                 form method="post" action={ (base) "/backfill" } {

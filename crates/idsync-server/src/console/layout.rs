@@ -11,7 +11,7 @@ use crate::admin::overview::Health;
 
 /// The outcome of the previous form, carried in the query string by
 /// [`back`](super::back).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 pub(super) struct Flash {
     notice: Option<String>,
     error: Option<String>,
@@ -131,7 +131,7 @@ pub(super) fn status_badge(status: &str) -> Markup {
         "completed" | "inserted" | "updated" | "deleted" => "badge good",
         "running" | "pending" => "badge info",
         "stale" => "badge warn",
-        "failed" | "rejected" => "badge bad",
+        "failed" => "badge bad",
         _ => "badge plain",
     };
     html! { span class=(class) { (status) } }
@@ -171,8 +171,34 @@ pub(super) fn maybe_ago(t: Option<DateTime<Utc>>) -> Markup {
     }
 }
 
-/// A backfill or reconcile run in one line: status, when, and what it did.
-pub(super) fn run_summary(run: Option<&RunRow>) -> Markup {
+/// A count with thousands separators: `100,000`.
+pub(super) fn count(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The provider's name as its users know it.
+pub(super) fn provider_name(kind: &str) -> &str {
+    match kind {
+        "stack_auth" => "Stack Auth",
+        "clerk" => "Clerk",
+        other => other,
+    }
+}
+
+/// A backfill or reconcile run in one line: status, when, and what it did;
+/// with `with_error`, the error of a failed run below it.
+pub(super) fn run_summary(run: Option<&RunRow>, with_error: bool) -> Markup {
     let Some(run) = run else {
         return html! { span.muted { "never run" } };
     };
@@ -183,11 +209,25 @@ pub(super) fn run_summary(run: Option<&RunRow>) -> Markup {
             None => { "started " (ago(run.started_at)) }
         }
         span.muted {
-            " · " (run.seen) " seen, " (run.added) " added, " (run.updated) " updated, "
-            (run.deleted) " deleted"
+            " · " (count(run.seen)) " seen, " (count(run.added)) " added, "
+            (count(run.updated)) " updated, " (count(run.deleted)) " deleted"
         }
-        @if let Some(error) = &run.error {
+        @if with_error && let Some(error) = &run.error {
             div.error-text { (error) }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn counts_have_thousands_separators() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1000), "1,000");
+        assert_eq!(count(100_000), "100,000");
+        assert_eq!(count(-1_234_567), "-1,234,567");
     }
 }

@@ -10,7 +10,7 @@ use idsync_store::users::{self, UserQuery, UserState};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::layout::{Flash, Page, ago, exact, maybe_ago, user_badge};
+use super::layout::{Flash, Page, ago, exact, maybe_ago, provider_name, user_badge};
 use super::session::{CsrfForm, Session};
 use super::{PageError, back, connection_url, enc, find, provider_failure, user_url};
 use crate::AppState;
@@ -87,6 +87,24 @@ pub(super) async fn list_page(
     };
     Ok(page.render(html! {
         h1 { "Users of " (name) }
+        // <details> opens without JavaScript and keeps the list in view.
+        details.card.create {
+            summary { "Create user" }
+            p.muted {
+                "Creates the user at " (provider_name(conn.kind.as_str())) ". The row appears "
+                "here once the provider's webhook arrives (or at the next reconcile)."
+            }
+            form.stack method="post" action=(users_url) {
+                input type="hidden" name="csrf" value=(session.csrf());
+                label for="email" { "Email" }
+                input #email type="email" name="email" required autocomplete="off";
+                label for="name" { "Name " span.muted { "(optional)" } }
+                input #name type="text" name="name" autocomplete="off";
+                label for="password" { "Password " span.muted { "(optional)" } }
+                input #password type="password" name="password" autocomplete="new-password";
+                button.button type="submit" { "Create user" }
+            }
+        }
         section.card {
             form.search method="get" action=(users_url) {
                 input type="search" name="search" value=(search) placeholder="id, or start of email or name" aria-label="Search";
@@ -118,23 +136,6 @@ pub(super) async fn list_page(
             nav.pager {
                 @if after.is_some() { a href=(first) { "First page" } }
                 @if let Some(next) = next { a.next href=(next) { "Next page" } }
-            }
-        }
-        section.card {
-            h2 { "Create user" }
-            p.muted {
-                "Creates the user at the provider. The row appears here once the provider's "
-                "webhook arrives (or at the next reconcile)."
-            }
-            form.stack.create method="post" action=(users_url) {
-                input type="hidden" name="csrf" value=(session.csrf());
-                label for="email" { "Email" }
-                input #email type="email" name="email" required autocomplete="off";
-                label for="name" { "Name " span.muted { "(optional)" } }
-                input #name type="text" name="name" autocomplete="off";
-                label for="password" { "Password " span.muted { "(optional)" } }
-                input #password type="password" name="password" autocomplete="new-password";
-                button.button type="submit" { "Create user" }
             }
         }
     }))
@@ -282,7 +283,7 @@ pub(super) async fn delete_page(
         section.card.narrow {
             h1 { "Delete " (label) "?" }
             p {
-                "This deletes the user " code { (id) } " at the provider (" (conn.kind.as_str()) "). "
+                "This deletes the user " code { (id) } " at " (provider_name(conn.kind.as_str())) ". "
                 "The synced row is marked deleted, not removed, once the provider's webhook arrives."
             }
             form.actions method="post" action={ (url) "/delete" } {
