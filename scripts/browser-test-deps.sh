@@ -1,25 +1,14 @@
 #!/usr/bin/env bash
-# Installs what the browser test of examples/quotes needs, when missing:
-# Node.js and npm, Debian's Chromium (never a browser download), and the
-# npm packages pinned in examples/quotes/e2e/package-lock.json. Called by
-# scripts/test.sh, and by the test itself when something is missing.
+# Installs what the browser tests need, when missing: Node.js and npm,
+# Debian's Chromium (never a browser download), and the npm packages pinned
+# by the package-lock.json of each browser test (the quotes example's
+# sign-in flow, the console). Idempotent and quiet when all is in place.
+# Called by scripts/test.sh; the tests name it when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
-E2E=examples/quotes/e2e
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-
-apt_install() {
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "error: $* missing; install it (sudo apt-get install $*) or run this script as root" >&2
-        exit 1
-    fi
-    if [ -z "${APT_UPDATED:-}" ]; then
-        apt-get update -qq
-        APT_UPDATED=1
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
 
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     echo "Node.js not found: installing Debian's nodejs and npm"
@@ -27,7 +16,7 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$node_major" -lt 20 ]; then
-    echo "error: the browser test needs Node.js 20 or later (oidc-provider 9); found $(node --version)" >&2
+    echo "error: the browser tests need Node.js 20 or later (oidc-provider 9); found $(node --version)" >&2
     exit 1
 fi
 
@@ -36,8 +25,11 @@ if [ ! -x "$CHROMIUM" ]; then
     apt_install chromium
 fi
 
-if [ ! -d "$E2E/node_modules/oidc-provider" ] || [ ! -d "$E2E/node_modules/playwright-core" ] \
-    || [ "$E2E/package-lock.json" -nt "$E2E/node_modules/.package-lock.json" ]; then
-    echo "Installing the browser test's npm packages into $E2E/node_modules"
-    npm ci --prefix "$E2E" --no-audit --no-fund --loglevel=error
-fi
+for dir in examples/quotes/e2e crates/idsync/tests/console; do
+    stamp="$dir/node_modules/.installed-package-lock.json"
+    if ! cmp -s "$dir/package-lock.json" "$stamp" 2>/dev/null; then
+        echo "Installing the npm packages of $dir"
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
+        cp "$dir/package-lock.json" "$stamp"
+    fi
+done

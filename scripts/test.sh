@@ -5,21 +5,10 @@
 # be running beforehand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 have_postgres() {
     command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
-}
-
-apt_install() {
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "error: $* missing; install it (apt-get install $*) or run this script as root" >&2
-        exit 1
-    fi
-    if [ -z "${APT_UPDATED:-}" ]; then
-        apt-get update -qq
-        APT_UPDATED=1
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
 if ! have_postgres; then
@@ -35,6 +24,5 @@ fi
 
 # Browser tests: Debian's Chromium and the pinned npm packages.
 scripts/browser-test-deps.sh
-scripts/console-test-deps.sh
 
 cargo test --workspace --locked --no-fail-fast

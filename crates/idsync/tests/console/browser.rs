@@ -1,6 +1,6 @@
 //! The console in a real browser: `flow.mjs` (playwright-core driving
 //! Debian's Chromium) against `idsync serve` with two connections, one
-//! healthy and one failing. Needs `scripts/console-test-deps.sh` to have
+//! healthy and one failing. Needs `scripts/browser-test-deps.sh` to have
 //! run (scripts/test.sh does).
 
 use std::path::{Path, PathBuf};
@@ -23,7 +23,7 @@ async fn operator_logs_in_finds_creates_and_deletes_a_user_in_chromium() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console");
     assert!(
         Path::new(CHROMIUM).exists() && dir.join("node_modules/playwright-core").exists(),
-        "Chromium or playwright-core is missing: run scripts/console-test-deps.sh"
+        "Chromium or playwright-core is missing: run scripts/browser-test-deps.sh"
     );
 
     let db = postgres().await;
