@@ -25,4 +25,11 @@ fi
 # Browser tests: Debian's Chromium and the pinned npm packages.
 scripts/browser-test-deps.sh
 
-cargo test --workspace --locked --no-fail-fast
+# One closing line for the whole run: cargo prints a result per test binary
+# (and doc tests), the last of which is often an empty one.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"

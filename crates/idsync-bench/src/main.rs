@@ -63,7 +63,8 @@ struct Args {
 enum Scenario {
     /// Signed HTTP webhooks through the group-commit applier.
     Webhooks,
-    /// The same kind of events applied one transaction per event.
+    /// The same kind of events applied one transaction per event, and
+    /// through the applier without HTTP.
     Baseline,
     /// Backfill, then reconcile, through the provider list APIs.
     Backfill,
@@ -115,6 +116,8 @@ async fn main() -> Result<()> {
             }
         }
         if args.runs(Scenario::Baseline) {
+            let top = args.concurrency.iter().copied().max().unwrap_or(64).max(1);
+            fixture.applier_direct(args.events_at(top), top).await?;
             for &c in &args.baseline_concurrency {
                 let c = c.max(1);
                 fixture.one_tx_per_event(args.events_at(c), c).await?;

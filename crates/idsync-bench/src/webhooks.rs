@@ -11,7 +11,7 @@ use idsync_emulator::{Emulator, EmulatorConfig, WebhookEvent, WebhookSender, Web
 use idsync_providers::svix::{Verifier, WebhookMeta};
 use idsync_providers::{Decoded, Provider, ProviderKind, RetryPolicy};
 use idsync_server::{AppState, ConnectionRuntime};
-use idsync_store::applier::Applier;
+use idsync_store::applier::{Applier, Delivery};
 use idsync_store::{PgPool, UsersTable};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::oneshot;
@@ -40,6 +40,9 @@ pub struct Fixture {
     /// One sender, cloned into each task: the clones share its HTTP client
     /// and so its keep-alive connections.
     sender: WebhookSender,
+    /// The server's applier, also fed directly to separate the cost of
+    /// HTTP from that of the database.
+    applier: Applier,
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -61,6 +64,7 @@ impl Fixture {
         // `build_state`), minus the background jobs: a reconcile or first
         // backfill would disturb the figures.
         let emu = emulator.config();
+        let applier = Applier::spawn(pool.clone(), connection.to_string(), table.clone());
         let runtime = ConnectionRuntime {
             name: connection.clone(),
             kind: ProviderKind::Clerk,
@@ -71,7 +75,7 @@ impl Fixture {
                 Secret::new(emu.api_key.clone()),
                 RetryPolicy::default(),
             ),
-            applier: Applier::spawn(pool.clone(), connection.to_string(), table.clone()),
+            applier: applier.clone(),
             reconcile_interval: None,
         };
         let state = AppState::new(pool.clone(), vec![runtime]).with_metrics(metrics);
@@ -95,6 +99,7 @@ impl Fixture {
             connection,
             table,
             sender,
+            applier,
             stop,
             server,
         })
@@ -136,19 +141,78 @@ impl Fixture {
             "delivering with {concurrency} concurrent senders ..."
         ));
         let (elapsed, mut latencies) = self.deliver(events.clone(), concurrency).await?;
-        let transactions = self.transactions(&events).await?;
+        self.report_grouped(
+            &format!("webhooks c={concurrency}"),
+            &events,
+            elapsed,
+            &mut latencies,
+        )
+        .await
+    }
+
+    /// The group-commit run's row, once the table was checked.
+    async fn report_grouped(
+        &self,
+        scenario: &str,
+        events: &[WebhookEvent],
+        elapsed: Duration,
+        latencies: &mut [Duration],
+    ) -> Result<()> {
+        let transactions = self.transactions(events).await?;
         let users = verify(&self.pool, &self.table, &self.emulator).await?;
         row(
-            &format!("webhooks c={concurrency}"),
+            scenario,
             events.len(),
             elapsed,
-            Some(&mut latencies),
+            Some(latencies),
             &format!(
                 "{:.1} events/tx ({transactions} tx); {users} users, verified",
                 events.len() as f64 / transactions.max(1) as f64
             ),
         );
         Ok(())
+    }
+
+    /// Group commit without HTTP: decoded events submitted straight to the
+    /// applier from `concurrency` tasks, as the webhook handler does after
+    /// verifying and decoding. Against `webhooks c=N` it shows what the HTTP
+    /// side costs; against the baseline, what grouping buys for the same
+    /// database work (the applier also keeps the delivery log).
+    pub async fn applier_direct(&self, n: usize, concurrency: usize) -> Result<()> {
+        let events = self.generate(n);
+        let deliveries = Arc::new(decode(&events)?);
+        note(format_args!(
+            "submitting to the applier from {concurrency} tasks ..."
+        ));
+        let next = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let mut tasks = JoinSet::new();
+        for _ in 0..concurrency {
+            let (deliveries, next) = (deliveries.clone(), next.clone());
+            let applier = self.applier.clone();
+            tasks.spawn(async move {
+                let mut latencies = Vec::with_capacity(deliveries.len() / concurrency + 1);
+                while let Some(delivery) = deliveries.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let submitted = Instant::now();
+                    // The handler owns its Delivery; a clone stands in.
+                    applier.submit(delivery.clone()).await?;
+                    latencies.push(submitted.elapsed());
+                }
+                anyhow::Ok(latencies)
+            });
+        }
+        let mut latencies = Vec::with_capacity(deliveries.len());
+        while let Some(done) = tasks.join_next().await {
+            latencies.extend(done??);
+        }
+        let elapsed = started.elapsed();
+        self.report_grouped(
+            &format!("applier c={concurrency} no HTTP"),
+            &events,
+            elapsed,
+            &mut latencies,
+        )
+        .await
     }
 
     /// Sends every event once, `concurrency` at a time; returns the wall
@@ -216,7 +280,11 @@ impl Fixture {
     /// shows what one commit per event costs.
     pub async fn one_tx_per_event(&self, n: usize, concurrency: usize) -> Result<()> {
         let events = self.generate(n);
-        let changes = Arc::new(decode(&events)?);
+        let changes: Vec<Change> = decode(&events)?
+            .into_iter()
+            .filter_map(|d| d.change)
+            .collect();
+        let changes = Arc::new(changes);
         note(format_args!(
             "applying one transaction per event with {concurrency} tasks ..."
         ));
@@ -262,8 +330,8 @@ impl Fixture {
 
 /// Decodes events as the webhook handler does, with the message's own
 /// time standing in for the delivery attempt's `svix-timestamp`.
-fn decode(events: &[WebhookEvent]) -> Result<Vec<Change>> {
-    let mut changes = Vec::with_capacity(events.len());
+fn decode(events: &[WebhookEvent]) -> Result<Vec<Delivery>> {
+    let mut deliveries = Vec::with_capacity(events.len());
     for event in events {
         let meta = WebhookMeta {
             message_id: event.msg_id.clone(),
@@ -273,9 +341,13 @@ fn decode(events: &[WebhookEvent]) -> Result<Vec<Change>> {
             .decode_webhook(&meta, event.body.as_bytes())
             .with_context(|| format!("decoding {}", event.msg_id))?
         {
-            Decoded::Change { change, .. } => changes.push(change),
+            Decoded::Change { event_type, change } => deliveries.push(Delivery {
+                message_id: meta.message_id,
+                event_type,
+                change: Some(change),
+            }),
             Decoded::Ignored { event_type } => bail!("unexpected event type {event_type}"),
         }
     }
-    Ok(changes)
+    Ok(deliveries)
 }
