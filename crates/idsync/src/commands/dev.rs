@@ -134,6 +134,10 @@ pub async fn run(args: &DevArgs) -> Result<ExitCode> {
         emulator.users().len()
     );
     println!("  idsync       http://{addr}  (webhooks: /webhooks/{CONNECTION}, health: /readyz)");
+    println!(
+        "  Console      http://{addr}/login?token={}  (one-time admin token; also for the API at /api/v1)",
+        state.admin.token().expose()
+    );
     println!();
     println!("Look at the synced table:");
     println!(
