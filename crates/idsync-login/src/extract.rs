@@ -32,6 +32,13 @@ pub struct CurrentUser {
     pub email: Option<String>,
     /// The provider id the user signed in with (`okta`, `oidc`, ...).
     pub provider: String,
+    /// The `email_verified` claim, when the issuer sent one. An email
+    /// marked unverified (`Some(false)`) must not be trusted to identify
+    /// the user.
+    pub email_verified: Option<bool>,
+    /// The `groups` claim (empty when the issuer sent none, or too many to
+    /// fit in the session cookie; a warning is logged then).
+    pub groups: Vec<String>,
 }
 
 impl CurrentUser {
@@ -245,6 +252,8 @@ mod tests {
             name: None,
             email: Some("a@example.com".into()),
             provider: "okta".into(),
+            email_verified: None,
+            groups: Vec::new(),
         };
         assert_eq!(u.display_name(), "a@example.com");
         u.email = None;

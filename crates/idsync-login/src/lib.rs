@@ -202,6 +202,8 @@ impl Auth {
             name: s.name,
             email: s.email,
             provider: s.provider,
+            email_verified: s.email_verified,
+            groups: s.groups,
         })
     }
 

@@ -15,6 +15,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum_extra::extract::cookie::{Key, PrivateCookieJar};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 use crate::Auth;
@@ -203,7 +204,7 @@ async fn complete(
         sync.apply(change).await?;
     }
     tracing::info!(provider = %provider.id, user_id = %sub, "signed in");
-    let session = Session::new(
+    let mut session = Session::new(
         provider.id.clone(),
         sub,
         name,
@@ -212,7 +213,36 @@ async fn complete(
         now(),
         auth.0.cookies.session_ttl_secs,
     );
+    session.email_verified = email_verified_claim(&signed_in.claims);
+    session.groups = groups_claim(&signed_in.claims);
     Ok((session, flow.return_to))
+}
+
+/// `email_verified`: a boolean, or the strings `"true"`/`"false"` some
+/// issuers send (Cognito, older ADFS).
+pub(crate) fn email_verified_claim(claims: &Map<String, Value>) -> Option<bool> {
+    match claims.get("email_verified")? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+/// `groups`: an array of strings (Okta, Keycloak, Azure AD, Authentik), or
+/// a single string; anything else counts as none.
+pub(crate) fn groups_claim(claims: &Map<String, Value>) -> Vec<String> {
+    let text = |v: &Value| {
+        v.as_str()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    match claims.get("groups") {
+        Some(Value::Array(items)) => items.iter().filter_map(text).collect(),
+        Some(v) => text(v).into_iter().collect(),
+        None => Vec::new(),
+    }
 }
 
 async fn signout_confirm(State(auth): State<Auth>) -> Html<String> {
@@ -254,6 +284,41 @@ async fn signout(State(auth): State<Auth>, headers: HeaderMap, jar: PrivateCooki
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn claims(json: serde_json::Value) -> Map<String, Value> {
+        match json {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn email_verified_and_groups_claims() {
+        use serde_json::json;
+        assert_eq!(
+            email_verified_claim(&claims(json!({"email_verified": true}))),
+            Some(true)
+        );
+        assert_eq!(
+            email_verified_claim(&claims(json!({"email_verified": "False"}))),
+            Some(false)
+        );
+        assert_eq!(
+            email_verified_claim(&claims(json!({"email_verified": 1}))),
+            None
+        );
+        assert_eq!(email_verified_claim(&claims(json!({}))), None);
+        assert_eq!(
+            groups_claim(&claims(json!({"groups": ["admins", " ", 7, "ops "]}))),
+            ["admins", "ops"]
+        );
+        assert_eq!(
+            groups_claim(&claims(json!({"groups": "admins"}))),
+            ["admins"]
+        );
+        assert!(groups_claim(&claims(json!({"groups": {"a": 1}}))).is_empty());
+        assert!(groups_claim(&claims(json!({}))).is_empty());
+    }
 
     #[test]
     fn return_to_stays_on_this_site() {

@@ -54,6 +54,14 @@ pub(crate) struct Session {
     /// The raw ID token, for `id_token_hint` at sign-out (Okta requires it).
     /// Left out when it would make the cookie too big.
     pub id_token: Option<String>,
+    /// The `email_verified` claim, when the issuer sent one. Optional in
+    /// the payload so cookies written before it existed still read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    /// The `groups` claim. Left out when it would make the cookie too big
+    /// (after the ID token).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 impl Session {
@@ -75,6 +83,8 @@ impl Session {
             iat: now,
             exp: now.saturating_add(ttl_secs),
             id_token,
+            email_verified: None,
+            groups: Vec::new(),
         }
     }
 
@@ -156,6 +166,17 @@ impl CookiePolicy {
                 "ID token too big to keep in the session cookie; sign-out will not send id_token_hint"
             );
             session.id_token = None;
+            json = to_json(&session);
+        }
+        if encrypted_cookie_len(SESSION_COOKIE, &json) > MAX_COOKIE_BYTES {
+            // Better a session without groups than none: the application
+            // sees an empty list and can say so.
+            tracing::warn!(
+                provider = %session.provider,
+                groups = session.groups.len(),
+                "groups claim too big to keep in the session cookie; the session has no groups"
+            );
+            session.groups = Vec::new();
             json = to_json(&session);
         }
         jar.add(self.build(SESSION_COOKIE, json, ttl))
@@ -397,6 +418,35 @@ mod tests {
         let read = read_session(&jar, NOW).unwrap();
         assert_eq!(read.id_token, None);
         assert_eq!(read.sub, "00u1");
+    }
+
+    #[test]
+    fn groups_and_email_verified_round_trip_and_oversized_groups_are_dropped() {
+        let mut s = session(NOW, 3600);
+        s.email_verified = Some(false);
+        s.groups = vec!["idsync-admins".into(), "staff".into()];
+        let value = round_trip_value(s.clone());
+        let jar = jar_from(&[(SESSION_COOKIE, &value)], key());
+        assert_eq!(read_session(&jar, NOW), Some(s.clone()));
+
+        s.groups = (0..200)
+            .map(|i| format!("group-{i:04}-{}", "x".repeat(20)))
+            .collect();
+        let value = round_trip_value(s);
+        assert!(value.len() < MAX_COOKIE_BYTES);
+        let jar = jar_from(&[(SESSION_COOKIE, &value)], key());
+        let read = read_session(&jar, NOW).unwrap();
+        assert!(read.groups.is_empty());
+        assert_eq!(read.email_verified, Some(false));
+        assert_eq!(read.sub, "00u1");
+    }
+
+    #[test]
+    fn session_written_before_groups_existed_still_reads() {
+        let old = r#"{"v":1,"provider":"okta","sub":"00u1","name":null,"email":"a@example.com","iat":1700000000,"exp":1700003600,"id_token":null}"#;
+        let s: Session = serde_json::from_str(old).unwrap();
+        assert_eq!(s.groups, Vec::<String>::new());
+        assert_eq!(s.email_verified, None);
     }
 
     #[test]

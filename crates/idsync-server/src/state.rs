@@ -11,6 +11,7 @@ use idsync_store::{PgPool, UsersTable};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::admin::AdminAccess;
+use crate::console::AdminOidc;
 
 /// Everything one configured connection needs at run time.
 pub struct ConnectionRuntime {
@@ -32,6 +33,8 @@ pub struct AppState {
     /// Connection names in configuration order, for listings.
     pub order: Arc<Vec<String>>,
     pub admin: Arc<AdminAccess>,
+    /// Console sign-in through OpenID Connect; `None`: admin token only.
+    pub admin_oidc: Option<Arc<AdminOidc>>,
     /// Base URL the provider reaches idsync at, for the webhook URLs shown.
     pub public_url: Arc<str>,
     /// Renders `/metrics`; `None` when no recorder is installed.
@@ -53,6 +56,7 @@ impl AppState {
             connections: Arc::new(connections),
             order: Arc::new(order),
             admin: Arc::new(AdminAccess::generate()),
+            admin_oidc: None,
             public_url: Arc::from("http://127.0.0.1:8080"),
             metrics: None,
         }
@@ -65,6 +69,14 @@ impl AppState {
 
     pub fn with_admin(mut self, admin: AdminAccess) -> Self {
         self.admin = Arc::new(admin);
+        self
+    }
+
+    /// Adds console sign-in through OpenID Connect. Build it with the
+    /// final [`admin`](Self::admin) and [`public_url`](Self::public_url):
+    /// its cookie key and callback URL come from them.
+    pub fn with_admin_oidc(mut self, oidc: AdminOidc) -> Self {
+        self.admin_oidc = Some(Arc::new(oidc));
         self
     }
 

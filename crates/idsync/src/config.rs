@@ -2,6 +2,8 @@
 //!
 //! - `DATABASE_URL` or `IDSYNC_DATABASE_URL`, `IDSYNC_LISTEN` override the
 //!   top-level keys.
+//! - `IDSYNC_ADMIN_OIDC_<KEY>` sets `[admin_oidc]`'s `<key>`; lists
+//!   (`allowed_emails`, `allowed_groups`, `scopes`) are comma-separated.
 //! - `IDSYNC_CONNECTIONS__<NAME>__<KEY>` sets `<key>` of the connection
 //!   named `<name>` (matched ignoring case, `_` standing for `-`), creating
 //!   the connection if the file has none of that name.
@@ -20,6 +22,7 @@ use figment::providers::{Format, Toml};
 use idsync_core::{ConnectionName, Secret, SqlIdent};
 use idsync_providers::ProviderKind;
 use idsync_providers::svix::Verifier;
+use idsync_server::console::{AdminOidcConfig, DEFAULT_OIDC_NAME};
 use idsync_store::UsersTable;
 use serde::Deserialize;
 
@@ -49,6 +52,8 @@ pub struct Config {
     /// Admin API bearer token and console login; generated at start when
     /// unset (and then idsync listens on loopback only).
     pub admin_token: Option<Secret>,
+    /// Console sign-in through OpenID Connect, for the admins it lists.
+    pub admin_oidc: Option<AdminOidcConfig>,
     pub connections: Vec<ConnectionConfig>,
 }
 
@@ -83,9 +88,36 @@ struct RawConfig {
     public_url: Option<String>,
     admin_token: Option<String>,
     admin_token_file: Option<PathBuf>,
+    admin_oidc: Option<RawAdminOidc>,
     #[serde(default)]
     connections: Vec<RawConnection>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdminOidc {
+    issuer: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    allowed_emails: Option<Vec<String>>,
+    allowed_groups: Option<Vec<String>>,
+    scopes: Option<Vec<String>>,
+    name: Option<String>,
+}
+
+/// `IDSYNC_ADMIN_OIDC_*`: (variable suffix, key, whether a comma-separated
+/// list).
+const ADMIN_OIDC_ENV: &[(&str, &str, bool)] = &[
+    ("ISSUER", "issuer", false),
+    ("CLIENT_ID", "client_id", false),
+    ("CLIENT_SECRET", "client_secret", false),
+    ("CLIENT_SECRET_FILE", "client_secret_file", false),
+    ("ALLOWED_EMAILS", "allowed_emails", true),
+    ("ALLOWED_GROUPS", "allowed_groups", true),
+    ("SCOPES", "scopes", true),
+    ("NAME", "name", false),
+];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,6 +213,17 @@ impl Config {
         for (k, v) in top {
             figment = figment.merge((k, v));
         }
+        for (suffix, key, list) in ADMIN_OIDC_ENV {
+            let Some(v) = env.get(&format!("IDSYNC_ADMIN_OIDC_{suffix}")) else {
+                continue;
+            };
+            let key = format!("admin_oidc.{key}");
+            figment = if *list {
+                figment.merge((key, split_list(v)))
+            } else {
+                figment.merge((key, v.clone()))
+            };
+        }
         let mut raw: RawConfig = figment
             .extract()
             .map_err(|e| ConfigError::Parse(e.to_string()))?;
@@ -274,6 +317,121 @@ fn secret(
     }
 }
 
+/// A comma-separated list from the environment, entries trimmed, empty
+/// ones dropped.
+fn split_list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether an issuer URL's host is this machine: the login layer accepts
+/// plain http only there.
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or("", |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `[admin_oidc]`, checked. `derived`: whether `public_url` was derived
+/// from `listen` rather than configured.
+fn admin_oidc(
+    raw: RawAdminOidc,
+    derived: bool,
+    listen: SocketAddr,
+    problems: &mut Vec<String>,
+) -> Option<AdminOidcConfig> {
+    let at = "admin_oidc";
+    let issuer = match raw.issuer.as_deref().map(str::trim) {
+        None | Some("") => {
+            problems.push(format!(
+                "{at}.issuer: missing (the OpenID Connect issuer URL, e.g. https://example.okta.com; required with {at}.client_id)"
+            ));
+            None
+        }
+        Some(url) if url.starts_with("https://") => Some(url.to_owned()),
+        Some(url) if url.starts_with("http://") && is_loopback_url(url) => Some(url.to_owned()),
+        Some(url) if url.starts_with("http://") => {
+            problems.push(format!(
+                "{at}.issuer: {url:?} uses plain http; use https (http is accepted only for loopback hosts)"
+            ));
+            None
+        }
+        Some(url) => {
+            problems.push(format!("{at}.issuer: {url:?} is not an http(s) URL"));
+            None
+        }
+    };
+    let client_id = match raw.client_id.as_deref().map(str::trim) {
+        None | Some("") => {
+            problems.push(format!(
+                "{at}.client_id: missing (the client id of idsync's registration at the issuer; required with {at}.issuer)"
+            ));
+            None
+        }
+        Some(id) => Some(id.to_owned()),
+    };
+    let client_secret = match (raw.client_secret, raw.client_secret_file) {
+        (None, None) => None,
+        (inline, file) => secret(at, "client_secret", inline, file, problems),
+    };
+    let clean = |list: Option<Vec<String>>| -> Vec<String> {
+        list.unwrap_or_default()
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let allowed_emails = clean(raw.allowed_emails);
+    for e in &allowed_emails {
+        let ok = e
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
+        if !ok {
+            problems.push(format!(
+                "{at}.allowed_emails: {e:?} is not an email address"
+            ));
+        }
+    }
+    let allowed_groups = clean(raw.allowed_groups);
+    if allowed_emails.is_empty() && allowed_groups.is_empty() {
+        problems.push(format!(
+            "{at}: set allowed_emails or allowed_groups; without an allow-list everyone who can sign in at the issuer would be an idsync admin"
+        ));
+    }
+    if derived && listen.ip().is_unspecified() {
+        problems.push(format!(
+            "public_url: required with {at} when listen is {listen}: the issuer sends browsers back to {{public_url}}/api/auth/callback/oidc"
+        ));
+    }
+    let name = raw
+        .name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| DEFAULT_OIDC_NAME.to_owned());
+    Some(AdminOidcConfig {
+        issuer: issuer?,
+        client_id: client_id?,
+        client_secret,
+        allowed_emails,
+        allowed_groups,
+        scopes: clean(raw.scopes),
+        name,
+    })
+}
+
 /// Parses `"1h"`, `"30m"`, `"90s"`; `"0"` turns the schedule off.
 pub fn parse_interval(raw: &str) -> Result<Option<Duration>, String> {
     let raw = raw.trim();
@@ -301,6 +459,7 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
         SocketAddr::from(([127, 0, 0, 1], 8080))
     });
 
+    let public_url_derived = raw.public_url.is_none();
     let public_url = match raw.public_url {
         Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
             url.trim_end_matches('/').to_owned()
@@ -321,6 +480,10 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
             long
         }),
     };
+
+    let admin_oidc = raw
+        .admin_oidc
+        .and_then(|o| admin_oidc(o, public_url_derived, listen, problems));
 
     let mut connections = Vec::new();
     let mut names = HashSet::new();
@@ -454,6 +617,146 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
         listen,
         public_url,
         admin_token,
+        admin_oidc,
         connections,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idsync.toml");
+        std::fs::write(&path, toml).unwrap();
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        Config::load_from(&path, true, env)
+    }
+
+    fn problems(result: Result<Config, ConfigError>) -> Vec<String> {
+        match result {
+            Err(ConfigError::Invalid(p)) => p,
+            other => panic!("expected validation problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn admin_oidc_from_the_file() {
+        let config = load(
+            "[admin_oidc]\nissuer = \"https://sso.example.com/realms/ops/\"\nclient_id = \"idsync\"\nclient_secret = \"shh\"\nallowed_emails = [\" Ada@Example.com \"]\n",
+            &[],
+        )
+        .unwrap();
+        let oidc = config.admin_oidc.unwrap();
+        // Kept as written: discovery compares it to the document's issuer.
+        assert_eq!(oidc.issuer, "https://sso.example.com/realms/ops/");
+        assert_eq!(oidc.client_id, "idsync");
+        assert_eq!(oidc.client_secret.unwrap().expose(), "shh");
+        assert_eq!(oidc.allowed_emails, ["Ada@Example.com"]);
+        assert!(oidc.allowed_groups.is_empty());
+        assert_eq!(oidc.name, DEFAULT_OIDC_NAME);
+        assert!(load("", &[]).unwrap().admin_oidc.is_none());
+    }
+
+    #[test]
+    fn admin_oidc_from_the_environment_overrides_the_file() {
+        let config = load(
+            "[admin_oidc]\nissuer = \"https://old.example.com\"\nclient_id = \"old\"\nallowed_groups = [\"old\"]\n",
+            &[
+                ("IDSYNC_ADMIN_OIDC_ISSUER", "http://127.0.0.1:9000"),
+                ("IDSYNC_ADMIN_OIDC_CLIENT_ID", "idsync"),
+                ("IDSYNC_ADMIN_OIDC_ALLOWED_GROUPS", "admins, cn=ops ,,"),
+                ("IDSYNC_ADMIN_OIDC_ALLOWED_EMAILS", "a@example.com,b@example.com"),
+                ("IDSYNC_ADMIN_OIDC_SCOPES", "groups"),
+                ("IDSYNC_ADMIN_OIDC_NAME", "Keycloak"),
+            ],
+        )
+        .unwrap();
+        let oidc = config.admin_oidc.unwrap();
+        assert_eq!(oidc.issuer, "http://127.0.0.1:9000");
+        assert_eq!(oidc.client_id, "idsync");
+        assert!(oidc.client_secret.is_none());
+        assert_eq!(oidc.allowed_groups, ["admins", "cn=ops"]);
+        assert_eq!(oidc.allowed_emails, ["a@example.com", "b@example.com"]);
+        assert_eq!(oidc.scopes, ["groups"]);
+        assert_eq!(oidc.name, "Keycloak");
+    }
+
+    #[test]
+    fn admin_oidc_problems_name_the_key() {
+        let p = problems(load(
+            "[admin_oidc]\nissuer = \"https://sso.example.com\"\nallowed_emails = [\"a@example.com\"]\n",
+            &[],
+        ));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("admin_oidc.client_id: missing"), "{p:?}");
+
+        let p = problems(load(
+            "[admin_oidc]\nissuer = \"https://sso.example.com\"\nclient_id = \"x\"\n",
+            &[],
+        ));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("admin_oidc: set allowed_emails or allowed_groups"),
+            "{p:?}"
+        );
+
+        let p = problems(load(
+            "listen = \"0.0.0.0:8080\"\n[admin_oidc]\nissuer = \"http://sso.example.com\"\nclient_id = \"x\"\nallowed_emails = [\"nobody\"]\nclient_secret = \"a\"\nclient_secret_file = \"/nope\"\n",
+            &[],
+        ));
+        let has = |prefix: &str| p.iter().any(|m| m.starts_with(prefix));
+        assert!(
+            has("admin_oidc.issuer: \"http://sso.example.com\" uses plain http"),
+            "{p:?}"
+        );
+        assert!(has("admin_oidc.allowed_emails: \"nobody\""), "{p:?}");
+        assert!(has("admin_oidc.client_secret: give either"), "{p:?}");
+        assert!(has("public_url: required with admin_oidc"), "{p:?}");
+        assert_eq!(p.len(), 4, "{p:?}");
+
+        // Only an allow-list from the environment: the issuer is missing.
+        let p = problems(load(
+            "",
+            &[("IDSYNC_ADMIN_OIDC_ALLOWED_EMAILS", "a@example.com")],
+        ));
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("admin_oidc.issuer: missing")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("admin_oidc.client_id: missing")),
+            "{p:?}"
+        );
+
+        assert!(matches!(
+            load("[admin_oidc]\nissuers = \"x\"\n", &[]),
+            Err(ConfigError::Parse(_))
+        ));
+    }
+
+    #[test]
+    fn loopback_issuers() {
+        for url in [
+            "http://127.0.0.1:9000",
+            "http://localhost/realms/x",
+            "http://[::1]:8080",
+            "http://auth.localhost",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "http://sso.example.com",
+            "http://127.0.0.1.example.com",
+            "http://10.0.0.1",
+            "http://localhost@evil.example",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
     }
 }

@@ -74,7 +74,20 @@ impl Page<'_> {
     }
 }
 
-pub(super) fn login_page(refused: Option<&str>) -> Markup {
+/// The single sign-on button of the login page.
+pub(super) struct SsoButton {
+    /// "Sign in with {name}".
+    pub name: String,
+    pub href: String,
+    /// The redirect URI to register at the issuer, shown as a hint.
+    pub callback: String,
+}
+
+pub(super) fn login_page(
+    refused: Option<&str>,
+    sso: Option<&SsoButton>,
+    token_form: bool,
+) -> Markup {
     let page = Page {
         title: "Sign in",
         crumbs: Vec::new(),
@@ -84,17 +97,27 @@ pub(super) fn login_page(refused: Option<&str>) -> Markup {
     page.render(html! {
         section.card.narrow {
             h1 { "Sign in" }
-            p.muted {
-                "Enter the admin token (" code { "IDSYNC_ADMIN_TOKEN" } "), or open the login link "
-                code { "idsync serve" } " printed at start."
-            }
             @if let Some(why) = refused {
                 p.flash.bad role="alert" { (why) }
             }
-            form.stack method="post" action="/login" {
-                label for="token" { "Admin token" }
-                input #token type="password" name="token" autocomplete="current-password" required autofocus;
-                button.button type="submit" { "Sign in" }
+            @if let Some(sso) = sso {
+                p { a.button #sso href=(sso.href) { "Sign in with " (sso.name) } }
+                p.muted {
+                    "For idsync admins only. Redirect URI to register at the sign-in provider: "
+                    code { (sso.callback) }
+                }
+            }
+            @if token_form {
+                p.muted {
+                    @if sso.is_some() { "Or enter" } @else { "Enter" }
+                    " the admin token (" code { "IDSYNC_ADMIN_TOKEN" } "), or open the login link "
+                    code { "idsync serve" } " printed at start."
+                }
+                form.stack method="post" action="/login" {
+                    label for="token" { "Admin token" }
+                    input #token type="password" name="token" autocomplete="current-password" required autofocus[sso.is_none()];
+                    button.button type="submit" { "Sign in" }
+                }
             }
         }
     })

@@ -2,14 +2,18 @@
 //! JavaScript) over the same store and provider calls as the admin API.
 //!
 //! Access is a session cookie obtained by logging in with the admin token
-//! (see [`session`]); every state-changing form carries the session's CSRF
-//! token. Every console response gets a strict CSP and friends, which is why
+//! (see [`session`]) or, when configured, by an admin's OpenID Connect
+//! sign-in (see [`oidc`]); every state-changing form carries the session's
+//! CSRF token. Every console response gets a strict CSP and friends, which is why
 //! the stylesheet is a file of its own rather than inline.
 
 mod connections;
 mod layout;
+mod oidc;
 mod session;
 mod users;
+
+pub use oidc::{AdminOidc, AdminOidcConfig, AdminOidcError, DEFAULT_NAME as DEFAULT_OIDC_NAME};
 
 use std::sync::Arc;
 
@@ -17,19 +21,28 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::map_response;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use idsync_providers::ApiError;
 use idsync_store::StoreError;
 
 use crate::{AppState, ConnectionRuntime};
 
-/// Every console page, the login and the stylesheet.
+/// Every console page, the login and the stylesheet; with admin OIDC
+/// configured, also the login layer's `/api/auth/*`.
 pub fn router() -> Router<AppState> {
+    // Literal paths, not `/api/auth/{*rest}`: the login layer's own path
+    // parameters must be the only ones its handlers see.
+    let login_layer = Router::new()
+        .route("/api/auth/signin", any(oidc::login_layer))
+        .route(oidc::CALLBACK_PATH, any(oidc::login_layer))
+        .route("/api/auth/signout", any(oidc::login_layer))
+        .layer(map_response(login_layer_headers));
     Router::new()
         .route("/console/style.css", get(style))
         .route("/console/favicon.svg", get(favicon))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
+        .route(oidc::LANDING_PATH, get(oidc::landing))
         .route("/", get(connections::overview_page))
         .route("/connections/{name}", get(connections::connection_page))
         .route("/connections/{name}/backfill", post(connections::backfill))
@@ -52,6 +65,7 @@ pub fn router() -> Router<AppState> {
             get(users::delete_page).post(users::delete),
         )
         .layer(map_response(security_headers))
+        .merge(login_layer)
 }
 
 const SECURITY_HEADERS: [(HeaderName, &str); 5] = [
@@ -71,6 +85,30 @@ const SECURITY_HEADERS: [(HeaderName, &str); 5] = [
 async fn security_headers(mut resp: Response) -> Response {
     let headers = resp.headers_mut();
     for (name, value) in SECURITY_HEADERS {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    }
+    resp
+}
+
+/// The login layer's own pages carry inline styles, and its sign-out form
+/// ends at the issuer: they get everything above but the content policy's
+/// `default-src` and `form-action`.
+const LOGIN_LAYER_HEADERS: [(HeaderName, &str); 5] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "same-origin"),
+    (header::CACHE_CONTROL, "no-store"),
+];
+
+async fn login_layer_headers(mut resp: Response) -> Response {
+    let headers = resp.headers_mut();
+    for (name, value) in LOGIN_LAYER_HEADERS {
         headers
             .entry(name)
             .or_insert(HeaderValue::from_static(value));

@@ -1,4 +1,5 @@
-//! Console sessions: the admin token, presented once at `/login`, buys an
+//! Console sessions: the admin token, presented once at `/login`, or an
+//! OpenID Connect sign-in by an admin (see [`super::oidc`]), buys an
 //! encrypted cookie holding an expiry and a CSRF token. The cookie is
 //! encrypted and authenticated with a key derived from the token, so it
 //! cannot be read or forged, and every replica with the same token accepts
@@ -11,11 +12,12 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, PrivateCookieJar, SameSite};
 use chrono::Utc;
+use maud::Markup;
 use rand::Rng;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::{PageError, layout};
+use super::{PageError, layout, oidc};
 use crate::AppState;
 
 const COOKIE: &str = "idsync_session";
@@ -44,7 +46,7 @@ impl Session {
 
     /// Reads the session from the cookie: `"{expires_unix}:{csrf}"`,
     /// decrypted and authenticated by the jar.
-    fn from_jar(jar: &PrivateCookieJar) -> Option<Self> {
+    pub(super) fn from_jar(jar: &PrivateCookieJar) -> Option<Self> {
         let cookie = jar.get(COOKIE)?;
         let (expires, csrf) = cookie.value().split_once(':')?;
         let expires: i64 = expires.parse().ok()?;
@@ -67,7 +69,7 @@ impl FromRequestParts<AppState> for Session {
 }
 
 /// The cookie jar, keyed for this server's sessions.
-pub(super) struct Jar(PrivateCookieJar);
+pub(super) struct Jar(pub(super) PrivateCookieJar);
 
 impl FromRequestParts<AppState> for Jar {
     type Rejection = std::convert::Infallible;
@@ -81,7 +83,7 @@ impl FromRequestParts<AppState> for Jar {
 }
 
 /// A new session cookie; `Secure` when the console is served over https.
-fn session_cookie(state: &AppState) -> Cookie<'static> {
+pub(super) fn session_cookie(state: &AppState) -> Cookie<'static> {
     let csrf: String = rand::rng()
         .sample_iter(rand::distr::Alphanumeric)
         .take(32)
@@ -118,7 +120,7 @@ pub(super) async fn login_page(
             "This login link is not valid. When no admin token is configured, a new one is generated at every start: use the link printed most recently.",
         ),
         None if Session::from_jar(&jar).is_some() => Redirect::to("/").into_response(),
-        None => layout::login_page(None).into_response(),
+        None => login_form(&state, None).into_response(),
     }
 }
 
@@ -142,8 +144,17 @@ fn attempt(state: &AppState, jar: PrivateCookieJar, token: &str, refused: &str) 
         (jar.add(session_cookie(state)), Redirect::to("/")).into_response()
     } else {
         tracing::warn!("console login refused: wrong admin token");
-        (StatusCode::UNAUTHORIZED, layout::login_page(Some(refused))).into_response()
+        (StatusCode::UNAUTHORIZED, login_form(state, Some(refused))).into_response()
     }
+}
+
+/// The login page: the single sign-on button when admin OIDC is configured,
+/// and the token form unless the only token is a generated one nobody was
+/// shown (`serve` prints it only without admin OIDC).
+fn login_form(state: &AppState, refused: Option<&str>) -> Markup {
+    let sso = oidc::login_button(state);
+    let token_form = !(state.admin.generated && sso.is_some());
+    layout::login_page(refused, sso.as_ref(), token_form)
 }
 
 #[derive(Deserialize)]

@@ -89,6 +89,7 @@ pub async fn run(args: &DevArgs) -> Result<ExitCode> {
         listen: args.listen,
         public_url: format!("http://{}", args.listen),
         admin_token: None,
+        admin_oidc: None,
         connections: vec![connection],
     };
 

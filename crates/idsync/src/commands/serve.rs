@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use idsync_server::AppState;
 use idsync_server::admin::AdminAccess;
+use idsync_server::console::AdminOidc;
 use idsync_store::PgPool;
 
 use crate::config::Config;
@@ -35,10 +36,10 @@ pub async fn run(config: Config) -> Result<ExitCode> {
     let pool = runtime::pool(&config).await?;
     migrate(&pool, &config).await?;
     let mut listen = config.listen;
-    if config.admin_token.is_none() && !listen.ip().is_loopback() {
+    if config.admin_token.is_none() && config.admin_oidc.is_none() && !listen.ip().is_loopback() {
         // A generated token is printed to the terminal: keep the console
-        // off the network until a real token is configured.
-        tracing::warn!(%listen, "no admin_token configured: listening on loopback only");
+        // off the network until a real token or admin OIDC is configured.
+        tracing::warn!(%listen, "neither admin_token nor admin_oidc configured: listening on loopback only");
         listen.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
     let listener = tokio::net::TcpListener::bind(listen)
@@ -60,10 +61,21 @@ pub fn build_state(pool: &PgPool, config: &Config) -> Result<AppState> {
         Ok(handle) => state = state.with_metrics(handle),
         Err(e) => tracing::warn!(error = %e, "metrics disabled"),
     }
-    Ok(match &config.admin_token {
-        Some(token) => state.with_admin(AdminAccess::new(token.clone())),
-        None => state,
-    })
+    if let Some(token) = &config.admin_token {
+        state = state.with_admin(AdminAccess::new(token.clone()));
+    }
+    if let Some(sso) = &config.admin_oidc {
+        // After the admin token: the login layer's cookie key derives from it.
+        let oidc = AdminOidc::new(sso.clone(), &state.public_url, &state.admin)
+            .context("cannot set up console sign-in through OpenID Connect")?;
+        tracing::info!(
+            issuer = %sso.issuer,
+            redirect_uri = %oidc.callback_url(),
+            "console sign-in through OpenID Connect"
+        );
+        state = state.with_admin_oidc(oidc);
+    }
+    Ok(state)
 }
 
 /// Serves until Ctrl-C/SIGTERM, with the background jobs running.
@@ -74,12 +86,20 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> Result
         tracing::info!("webhook URL for {name}: http://{addr}/webhooks/{name}");
     }
     tracing::info!(%addr, "idsync listening");
-    if state.admin.generated {
-        // The one place a secret is shown: the operator needs it to log in.
-        eprintln!(
-            "No admin token configured. Console login (valid until restart): http://{addr}/login?token={}",
-            state.admin.token().expose()
-        );
+    match (state.admin.generated, &state.admin_oidc) {
+        (true, None) => {
+            // The one place a secret is shown: the operator needs it to log in.
+            eprintln!(
+                "No admin token configured. Console login (valid until restart): http://{addr}/login?token={}",
+                state.admin.token().expose()
+            );
+        }
+        // idsync may be on the network: the generated token stays unknown,
+        // so the console is single sign-on only and the API refuses all.
+        (true, Some(_)) => tracing::warn!(
+            "no admin_token configured: the console takes single sign-on only, and the admin API (bearer token only) is unusable"
+        ),
+        (false, _) => {}
     }
     axum::serve(listener, idsync_server::router(state))
         .with_graceful_shutdown(super::shutdown_signal())

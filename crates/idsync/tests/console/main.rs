@@ -6,3 +6,5 @@
 mod browser;
 mod helpers;
 mod http;
+mod oidc;
+mod oidc_op;
