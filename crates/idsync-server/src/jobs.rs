@@ -11,9 +11,6 @@ use tokio::task::JoinSet;
 
 use crate::{AppState, ConnectionRuntime};
 
-/// How long delivery records (and so redelivery de-duplication) are kept.
-pub const DELIVERY_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
-
 /// Starts the background jobs; they stop when the set is dropped.
 pub fn spawn(state: &AppState) -> JoinSet<()> {
     let mut set = JoinSet::new();
@@ -21,11 +18,12 @@ pub fn spawn(state: &AppState) -> JoinSet<()> {
         set.spawn(connection_jobs(state.clone(), Arc::clone(conn)));
     }
     let pool = state.pool.clone();
+    let keep = state.delivery_retention;
     set.spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            match idsync_store::deliveries::prune(&pool, DELIVERY_RETENTION).await {
+            match idsync_store::deliveries::prune(&pool, keep).await {
                 Ok(n) if n > 0 => tracing::info!(pruned = n, "pruned old delivery records"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not prune delivery records"),

@@ -39,6 +39,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Renders `/metrics`; `None` when no recorder is installed.
     pub metrics: Option<PrometheusHandle>,
+    /// How long delivery records (and so redelivery de-duplication) are kept.
+    pub delivery_retention: Duration,
 }
 
 impl AppState {
@@ -59,7 +61,13 @@ impl AppState {
             admin_oidc: None,
             public_url: Arc::from("http://127.0.0.1:8080"),
             metrics: None,
+            delivery_retention: Duration::from_secs(7 * 24 * 3600),
         }
+    }
+
+    pub fn with_delivery_retention(mut self, keep: Duration) -> Self {
+        self.delivery_retention = keep;
+        self
     }
 
     pub fn with_metrics(mut self, handle: PrometheusHandle) -> Self {

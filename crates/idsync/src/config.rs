@@ -30,6 +30,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_SCHEMA: &str = "neon_identity";
 pub const DEFAULT_TABLE: &str = "users_sync";
 pub const DEFAULT_RECONCILE: &str = "1h";
+pub const DEFAULT_DELIVERY_RETENTION: &str = "7d";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -49,6 +50,9 @@ pub struct Config {
     /// Base URL providers reach idsync at (webhook URLs shown in the
     /// console); default `http://{listen}`.
     pub public_url: String,
+    /// How long webhook delivery records (and so redelivery de-duplication)
+    /// are kept.
+    pub delivery_retention: Duration,
     /// Admin API bearer token and console login; generated at start when
     /// unset (and then idsync listens on loopback only).
     pub admin_token: Option<Secret>,
@@ -86,6 +90,7 @@ struct RawConfig {
     database_url_file: Option<PathBuf>,
     listen: Option<String>,
     public_url: Option<String>,
+    delivery_retention: Option<String>,
     admin_token: Option<String>,
     admin_token_file: Option<PathBuf>,
     admin_oidc: Option<RawAdminOidc>,
@@ -203,6 +208,7 @@ impl Config {
                     "IDSYNC_DATABASE_URL_FILE" => "database_url_file",
                     "IDSYNC_LISTEN" => "listen",
                     "IDSYNC_PUBLIC_URL" => "public_url",
+                    "IDSYNC_DELIVERY_RETENTION" => "delivery_retention",
                     "IDSYNC_ADMIN_TOKEN" => "admin_token",
                     "IDSYNC_ADMIN_TOKEN_FILE" => "admin_token_file",
                     _ => return None,
@@ -459,6 +465,24 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
         SocketAddr::from(([127, 0, 0, 1], 8080))
     });
 
+    let retention_raw = raw
+        .delivery_retention
+        .unwrap_or_else(|| DEFAULT_DELIVERY_RETENTION.to_owned());
+    let delivery_retention = match humantime::parse_duration(retention_raw.trim()) {
+        Ok(d) if d >= Duration::from_secs(3600) => d,
+        Ok(_) => {
+            problems.push(format!(
+                "delivery_retention: {retention_raw:?} is too short: keep deliveries at least 1h (providers retry for a day or more)"
+            ));
+            Duration::ZERO
+        }
+        Err(e) => {
+            problems.push(format!(
+                "delivery_retention: {retention_raw:?} is not a duration ({e}); use e.g. \"7d\""
+            ));
+            Duration::ZERO
+        }
+    };
     let public_url_derived = raw.public_url.is_none();
     let public_url = match raw.public_url {
         Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
@@ -616,6 +640,7 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
         database_url,
         listen,
         public_url,
+        delivery_retention,
         admin_token,
         admin_oidc,
         connections,

@@ -88,6 +88,7 @@ pub async fn run(args: &DevArgs) -> Result<ExitCode> {
         database_url: Some(Secret::new(database_url.clone())),
         listen: args.listen,
         public_url: format!("http://{}", args.listen),
+        delivery_retention: Duration::from_secs(7 * 24 * 3600),
         admin_token: None,
         admin_oidc: None,
         connections: vec![connection],

@@ -56,7 +56,9 @@ pub fn build_state(pool: &PgPool, config: &Config) -> Result<AppState> {
         .iter()
         .map(|c| runtime::connection(pool, c))
         .collect::<Result<Vec<_>>>()?;
-    let mut state = AppState::new(pool.clone(), connections).with_public_url(&config.public_url);
+    let mut state = AppState::new(pool.clone(), connections)
+        .with_public_url(&config.public_url)
+        .with_delivery_retention(config.delivery_retention);
     match idsync_server::metrics::install() {
         Ok(handle) => state = state.with_metrics(handle),
         Err(e) => tracing::warn!(error = %e, "metrics disabled"),

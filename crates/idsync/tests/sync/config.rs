@@ -112,3 +112,21 @@ async fn environment_overrides_the_file_and_secrets_come_from_files() {
             .unwrap();
     assert!(exists);
 }
+
+#[tokio::test]
+async fn delivery_retention_is_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    for (value, expected) in [
+        ("5m", "delivery_retention: \"5m\" is too short"),
+        ("a week", "delivery_retention: \"a week\" is not a duration"),
+    ] {
+        let path = write(
+            dir.path(),
+            &format!("delivery_retention = \"{value}\"\n{}", stack("")),
+        );
+        let out = cli(&path, &["migrate"]).await;
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+}
