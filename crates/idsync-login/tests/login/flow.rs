@@ -4,7 +4,7 @@ use idsync_login::{Auth, ProviderConfig};
 use reqwest::StatusCode;
 
 use crate::helpers::{Browser, SECRET, location, query_param, spawn_app};
-use crate::mock_op::{CLIENT_ID, CLIENT_SECRET, MockOp};
+use idsync_testkit::mock_op::{CLIENT_ID, CLIENT_SECRET, MockOp};
 
 #[tokio::test]
 async fn sign_in_syncs_the_user_and_sign_out_ends_both_sessions() {

@@ -14,7 +14,7 @@ use idsync_store::{PgPool, UsersTable};
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::{Response, StatusCode};
 
-use crate::mock_op::{CLIENT_ID, CLIENT_SECRET, MockOp};
+use idsync_testkit::mock_op::{CLIENT_ID, CLIENT_SECRET, MockOp};
 
 pub const SECRET: &str = "test-secret-test-secret-test-secret!";
 

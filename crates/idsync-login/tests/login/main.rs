@@ -4,5 +4,4 @@
 
 mod flow;
 mod helpers;
-mod mock_op;
 mod rejections;

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 
 use crate::helpers::{Browser, TestApp, location, spawn_app, spawn_app_with_issuer};
-use crate::mock_op::{Misbehave, urlencode};
+use idsync_testkit::mock_op::{Misbehave, urlencode};
 
 /// Asserts a refused sign-in: the status, the error code on the page, no
 /// session cookie, nobody written to the users table.
@@ -31,6 +31,16 @@ async fn assert_refused(
     );
     assert!(app.user_rows().await.is_empty(), "a user was written");
     page
+}
+
+/// Signs in with the provider misbehaving as `m` and asserts the refusal
+/// (see [`assert_refused`]); returns the page.
+async fn refused_when(m: Misbehave, status: StatusCode, code: &str) -> String {
+    let app = spawn_app().await;
+    app.op.misbehave(m);
+    let browser = Browser::new(&app);
+    let res = browser.sign_in().await;
+    assert_refused(&app, &browser, res, status, code).await
 }
 
 /// Replaces the `state` parameter of a callback URL.
@@ -92,17 +102,11 @@ async fn callback_without_a_sign_in_in_progress_is_rejected() {
 
 #[tokio::test]
 async fn id_token_from_another_issuer_is_rejected() {
-    let app = spawn_app().await;
-    app.op.misbehave(Misbehave {
-        issuer: Some("https://evil.example".into()),
-        ..Misbehave::default()
-    });
-    let browser = Browser::new(&app);
-    let res = browser.sign_in().await;
-    assert_refused(
-        &app,
-        &browser,
-        res,
+    refused_when(
+        Misbehave {
+            issuer: Some("https://evil.example".into()),
+            ..Misbehave::default()
+        },
         StatusCode::BAD_REQUEST,
         "invalid_id_token",
     )
@@ -111,17 +115,11 @@ async fn id_token_from_another_issuer_is_rejected() {
 
 #[tokio::test]
 async fn id_token_for_another_audience_is_rejected() {
-    let app = spawn_app().await;
-    app.op.misbehave(Misbehave {
-        audience: Some("some-other-app".into()),
-        ..Misbehave::default()
-    });
-    let browser = Browser::new(&app);
-    let res = browser.sign_in().await;
-    assert_refused(
-        &app,
-        &browser,
-        res,
+    refused_when(
+        Misbehave {
+            audience: Some("some-other-app".into()),
+            ..Misbehave::default()
+        },
         StatusCode::BAD_REQUEST,
         "invalid_id_token",
     )
@@ -130,17 +128,11 @@ async fn id_token_for_another_audience_is_rejected() {
 
 #[tokio::test]
 async fn id_token_with_another_nonce_is_rejected() {
-    let app = spawn_app().await;
-    app.op.misbehave(Misbehave {
-        nonce: Some("replayed-nonce".into()),
-        ..Misbehave::default()
-    });
-    let browser = Browser::new(&app);
-    let res = browser.sign_in().await;
-    assert_refused(
-        &app,
-        &browser,
-        res,
+    refused_when(
+        Misbehave {
+            nonce: Some("replayed-nonce".into()),
+            ..Misbehave::default()
+        },
         StatusCode::BAD_REQUEST,
         "invalid_id_token",
     )
@@ -149,17 +141,11 @@ async fn id_token_with_another_nonce_is_rejected() {
 
 #[tokio::test]
 async fn id_token_signed_with_an_unknown_key_is_rejected() {
-    let app = spawn_app().await;
-    app.op.misbehave(Misbehave {
-        unknown_key: true,
-        ..Misbehave::default()
-    });
-    let browser = Browser::new(&app);
-    let res = browser.sign_in().await;
-    assert_refused(
-        &app,
-        &browser,
-        res,
+    refused_when(
+        Misbehave {
+            unknown_key: true,
+            ..Misbehave::default()
+        },
         StatusCode::BAD_REQUEST,
         "invalid_id_token",
     )
@@ -168,17 +154,11 @@ async fn id_token_signed_with_an_unknown_key_is_rejected() {
 
 #[tokio::test]
 async fn invalid_client_says_the_app_is_misconfigured() {
-    let app = spawn_app().await;
-    app.op.misbehave(Misbehave {
-        token_error: Some((401, "invalid_client")),
-        ..Misbehave::default()
-    });
-    let browser = Browser::new(&app);
-    let res = browser.sign_in().await;
-    let page = assert_refused(
-        &app,
-        &browser,
-        res,
+    let page = refused_when(
+        Misbehave {
+            token_error: Some((401, "invalid_client")),
+            ..Misbehave::default()
+        },
         StatusCode::BAD_GATEWAY,
         "client_rejected",
     )
@@ -192,17 +172,11 @@ async fn invalid_client_says_the_app_is_misconfigured() {
 
 #[tokio::test]
 async fn used_code_asks_to_start_again() {
-    let app = spawn_app().await;
-    app.op.misbehave(Misbehave {
-        token_error: Some((400, "invalid_grant")),
-        ..Misbehave::default()
-    });
-    let browser = Browser::new(&app);
-    let res = browser.sign_in().await;
-    assert_refused(
-        &app,
-        &browser,
-        res,
+    refused_when(
+        Misbehave {
+            token_error: Some((400, "invalid_grant")),
+            ..Misbehave::default()
+        },
         StatusCode::BAD_REQUEST,
         "code_rejected",
     )

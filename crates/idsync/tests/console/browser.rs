@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use idsync_emulator::ProviderKind;
 
-use crate::helpers::{Conn, TOKEN, emulator, postgres, serve, wait_for_health};
+use crate::common::{ADMIN_TOKEN, Conn, emulator, postgres};
+use crate::helpers::{serve, wait_for_health};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -30,9 +31,13 @@ async fn operator_logs_in_finds_creates_and_deletes_a_user_in_chromium() {
     let stack = emulator(ProviderKind::StackAuth, 300).await;
     // Clerk is configured but down: its first backfill fails.
     let clerk = emulator(ProviderKind::Clerk, 10).await;
-    let clerk_conn = Conn::new("clerk", &clerk);
+    let clerk_conn = Conn::new("clerk", &clerk).own_schema();
     clerk.shutdown().await;
-    let server = serve(&db.url, &[Conn::new("stack", &stack), clerk_conn]).await;
+    let server = serve(
+        &db.url,
+        &[Conn::new("stack", &stack).own_schema(), clerk_conn],
+    )
+    .await;
     server.auto_deliver(&stack, "stack");
     wait_for_health(&server, "stack", "healthy").await;
     wait_for_health(&server, "clerk", "failing").await;
@@ -51,7 +56,7 @@ async fn operator_logs_in_finds_creates_and_deletes_a_user_in_chromium() {
         .arg(dir.join("flow.mjs"))
         .current_dir(workspace_root())
         .env("BASE_URL", &server.base)
-        .env("ADMIN_TOKEN", TOKEN)
+        .env("ADMIN_TOKEN", ADMIN_TOKEN)
         .env("HEALTHY", "stack")
         .env("FAILING", "clerk")
         .env("SEARCH_EMAIL", &search_email)

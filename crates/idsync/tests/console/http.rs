@@ -4,9 +4,9 @@ use idsync_emulator::{Emulator, ProviderKind};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE};
 
+use crate::common::{ADMIN_TOKEN, Conn, Server, TestDb, emulator, postgres};
 use crate::helpers::{
-    Client, Conn, Server, TOKEN, TestDb, csrf_in, emulator, location, postgres, serve,
-    session_cookie, set_cookie_line, wait_for_health, wait_until,
+    Client, csrf_in, location, serve, session_cookie, set_cookie_line, wait_for_health, wait_until,
 };
 
 /// Postgres, a Stack Auth emulator with `users` users and idsync serving
@@ -14,7 +14,7 @@ use crate::helpers::{
 async fn setup(users: usize) -> (TestDb, Emulator, Server) {
     let db = postgres().await;
     let stack = emulator(ProviderKind::StackAuth, users).await;
-    let server = serve(&db.url, &[Conn::new("stack", &stack)]).await;
+    let server = serve(&db.url, &[Conn::new("stack", &stack).own_schema()]).await;
     wait_for_health(&server, "stack", "healthy").await;
     (db, stack, server)
 }
@@ -64,7 +64,7 @@ async fn pages_require_a_session_and_wrong_tokens_are_refused() {
     // The one-time login URL: sets the session and drops the token from
     // the address bar.
     client.cookie = None;
-    let res = client.get(&format!("/login?token={TOKEN}")).await;
+    let res = client.get(&format!("/login?token={ADMIN_TOKEN}")).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/");
     let line = set_cookie_line(&res).unwrap();
@@ -73,7 +73,10 @@ async fn pages_require_a_session_and_wrong_tokens_are_refused() {
     }
     // Served over http here, so not Secure.
     assert!(!line.contains("Secure"), "{line}");
-    assert!(!line.contains(TOKEN), "the token leaked into the cookie");
+    assert!(
+        !line.contains(ADMIN_TOKEN),
+        "the token leaked into the cookie"
+    );
     client.cookie = session_cookie(&res);
     let home = client.page("/").await;
     assert!(home.contains("data-connection=\"stack\""));

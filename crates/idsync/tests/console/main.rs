@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod browser;
+#[path = "../common/mod.rs"]
+mod common;
 mod helpers;
 mod http;
 mod oidc;
-mod oidc_op;

@@ -5,71 +5,19 @@
 //! session.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, ORIGIN, SET_COOKIE};
 use reqwest::{Response, StatusCode};
-use tempfile::TempDir;
 
-use crate::helpers::{TOKEN, csrf_in, postgres};
-use crate::oidc_op::{CLIENT_ID, CLIENT_SECRET, MockOp, MockUser};
-
-/// A running `idsync serve` (killed on drop).
-struct Sso {
-    _child: tokio::process::Child,
-    _dir: TempDir,
-    base: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::common::{ADMIN_TOKEN, Server, cli, config_file, postgres, serve_owning};
+use crate::helpers::{csrf_in, location, set_cookie_line};
+use idsync_testkit::mock_op::{CLIENT_ID, CLIENT_SECRET, MockOp, MockUser};
 
 /// Starts `idsync serve` with `toml` appended to its file and `env` set;
 /// returns once it is ready.
-async fn serve(db_url: &str, toml: &str, env: &[(&str, String)]) -> Sso {
-    let dir = tempfile::tempdir().unwrap();
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let text = format!("database_url = \"{db_url}\"\nlisten = \"{listen}\"\n\n{toml}");
-    let config = dir.path().join("idsync.toml");
-    std::fs::write(&config, text).unwrap();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_idsync"));
-    cmd.arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .env_remove("DATABASE_URL")
-        .env_remove("IDSYNC_ADMIN_TOKEN")
-        .env(
-            "RUST_LOG",
-            std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()),
-        )
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let child = cmd.spawn().expect("spawn idsync serve");
-    let base = format!("http://{listen}");
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-            && r.status().is_success()
-        {
-            return Sso {
-                _child: child,
-                _dir: dir,
-                base,
-            };
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("idsync serve did not become ready at {base}");
+async fn serve(db_url: &str, toml: &str, env: &[(&str, String)]) -> Server {
+    serve_owning(config_file(db_url, toml), env).await
 }
 
 /// The `[admin_oidc]` table for `op`, with these extra lines.
@@ -90,7 +38,7 @@ struct Browser {
 }
 
 impl Browser {
-    fn new(server: &Sso) -> Self {
+    fn new(server: &Server) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -185,22 +133,6 @@ impl Browser {
     }
 }
 
-fn location(res: &Response) -> String {
-    res.headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
-
-fn session_set_cookie(res: &Response) -> Option<String> {
-    res.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("idsync_session="))
-        .map(str::to_owned)
-}
-
 fn ada() -> MockUser {
     MockUser {
         sub: "u-ada",
@@ -217,7 +149,7 @@ async fn an_allowed_email_gets_a_console_session() {
     let server = serve(
         &db.url,
         &admin_oidc_toml(&op, "allowed_emails = [\"Ada@Example.com\"]\n"),
-        &[("IDSYNC_ADMIN_TOKEN", TOKEN.to_owned())],
+        &[("IDSYNC_ADMIN_TOKEN", ADMIN_TOKEN.to_owned())],
     )
     .await;
     let mut browser = Browser::new(&server);
@@ -235,7 +167,7 @@ async fn an_allowed_email_gets_a_console_session() {
     let res = browser.sign_in().await;
     assert_eq!(res.status(), StatusCode::OK);
     // The console's own cookie, as the token login sets it.
-    let line = session_set_cookie(&res).expect("a console session cookie");
+    let line = set_cookie_line(&res).expect("a console session cookie");
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
         assert!(line.contains(attr), "{attr} missing in {line}");
     }
@@ -275,7 +207,7 @@ async fn others_get_403_and_no_console_session() {
             &op,
             "allowed_emails = [\"ada@example.com\"]\nallowed_groups = [\"idsync-admins\"]\n",
         ),
-        &[("IDSYNC_ADMIN_TOKEN", TOKEN.to_owned())],
+        &[("IDSYNC_ADMIN_TOKEN", ADMIN_TOKEN.to_owned())],
     )
     .await;
 
@@ -288,7 +220,7 @@ async fn others_get_403_and_no_console_session() {
     });
     let res = browser.sign_in().await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert!(session_set_cookie(&res).is_none());
+    assert!(set_cookie_line(&res).is_none());
     let csp = res.headers()[CONTENT_SECURITY_POLICY]
         .to_str()
         .unwrap()
@@ -310,7 +242,7 @@ async fn others_get_403_and_no_console_session() {
     // Landing again changes nothing.
     let again = browser.get("/console/oidc").await;
     assert_eq!(again.status(), StatusCode::FORBIDDEN);
-    assert!(session_set_cookie(&again).is_none());
+    assert!(set_cookie_line(&again).is_none());
 
     // Signing out ends the login layer's session, then the issuer's.
     let res = browser.post("/api/auth/signout", &[]).await;
@@ -331,7 +263,7 @@ async fn others_get_403_and_no_console_session() {
     });
     let res = browser.sign_in().await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert!(session_set_cookie(&res).is_none());
+    assert!(set_cookie_line(&res).is_none());
     assert!(
         res.text()
             .await
@@ -376,7 +308,7 @@ async fn an_allowed_group_gets_a_console_session() {
     });
     let res = browser.sign_in().await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(session_set_cookie(&res).is_some());
+    assert!(set_cookie_line(&res).is_some());
     assert!(
         op.last_scopes().contains(&"groups".to_owned()),
         "{:?}",
@@ -404,18 +336,9 @@ async fn serve_exits(toml: &str) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("idsync.toml");
     std::fs::write(&config, toml).unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_idsync"))
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .env_remove("DATABASE_URL")
-        .env_remove("IDSYNC_ADMIN_TOKEN")
-        .stdin(Stdio::null())
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(30), out)
+    let out = tokio::time::timeout(Duration::from_secs(30), cli(&config, &["serve"]))
         .await
-        .expect("serve exits")
-        .unwrap();
+        .expect("serve exits");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stderr).into_owned(),

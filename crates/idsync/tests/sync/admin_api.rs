@@ -8,7 +8,7 @@ use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind, RateLimit, Webhook
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::common::*;
 
 fn api(server: &Server, path: &str) -> String {
     format!("{}/api/v1{path}", server.base)

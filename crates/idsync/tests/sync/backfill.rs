@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind, RateLimit};
 
-use crate::helpers::*;
+use crate::common::*;
 
 const TABLE: &str = "neon_identity.users_sync";
 

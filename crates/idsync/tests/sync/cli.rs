@@ -6,7 +6,7 @@ use std::time::Duration;
 use idsync_emulator::ProviderKind;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::helpers::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn status_reports_users_jobs_webhooks_and_errors() {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::helpers::*;
+use crate::common::*;
 
 const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 

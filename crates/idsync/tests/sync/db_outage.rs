@@ -3,7 +3,7 @@
 
 use idsync_emulator::ProviderKind;
 
-use crate::helpers::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn database_down_answers_503_and_the_retry_lands() {

@@ -6,9 +6,10 @@
 mod admin_api;
 mod backfill;
 mod cli;
+#[path = "../common/mod.rs"]
+mod common;
 mod config;
 mod db_outage;
-mod helpers;
 mod migrate;
 mod reconcile;
 mod replicas;

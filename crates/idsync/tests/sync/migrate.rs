@@ -2,7 +2,7 @@
 
 use idsync_emulator::ProviderKind;
 
-use crate::helpers::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn migrate_is_idempotent_and_safe_to_run_concurrently() {

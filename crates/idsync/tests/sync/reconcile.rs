@@ -5,7 +5,7 @@ use std::time::Duration;
 use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind, RateLimit, WebhookEvent};
 use serde_json::json;
 
-use crate::helpers::*;
+use crate::common::*;
 
 const TABLE: &str = "neon_identity.users_sync";
 

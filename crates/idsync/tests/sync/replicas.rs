@@ -5,7 +5,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind, RateLimit};
 
-use crate::helpers::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn two_servers_share_the_webhook_load_and_converge() {
@@ -16,6 +16,7 @@ async fn two_servers_share_the_webhook_load_and_converge() {
     let b = serve_at(
         &cfg.path(),
         format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+        &[],
     )
     .await;
     for _ in 0..300 {

@@ -8,7 +8,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use crate::helpers::*;
+use crate::common::*;
 
 const TABLE: &str = "neon_identity.users_sync";
 

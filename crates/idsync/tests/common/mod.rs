@@ -1,5 +1,7 @@
-//! Test harness: a throwaway Postgres, provider emulators, and the real
-//! `idsync` binary configured against them.
+//! Harness of the `sync` and `console` test targets: a throwaway Postgres,
+//! provider emulators, and the real `idsync` binary configured against
+//! them. Each target uses a part of it.
+#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -53,28 +55,37 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// One `[[connections]]` entry pointing at an emulator.
-pub struct Conn<'a> {
-    pub name: &'a str,
-    pub emulator: &'a Emulator,
-    pub schema: &'a str,
-    pub table: &'a str,
-    pub reconcile_interval: &'a str,
+/// One `[[connections]]` entry pointing at an emulator (which may already
+/// be shut down: its URL and credentials stay valid).
+pub struct Conn {
+    pub name: &'static str,
+    pub config: EmulatorConfig,
+    pub api_url: String,
+    pub schema: &'static str,
+    pub table: &'static str,
 }
 
-impl<'a> Conn<'a> {
-    pub fn new(name: &'a str, emulator: &'a Emulator) -> Self {
+impl Conn {
+    pub fn new(name: &'static str, emulator: &Emulator) -> Self {
         Self {
             name,
-            emulator,
+            config: emulator.config().clone(),
+            api_url: emulator.base_url(),
             schema: "neon_identity",
             table: "users_sync",
-            reconcile_interval: "0",
+        }
+    }
+
+    /// The table in a schema named after the connection.
+    pub fn own_schema(self) -> Self {
+        Self {
+            schema: self.name,
+            ..self
         }
     }
 
     fn toml(&self) -> String {
-        let c = self.emulator.config();
+        let c = &self.config;
         let creds = match c.kind {
             ProviderKind::StackAuth => format!(
                 "provider = \"stack_auth\"\nproject_id = \"{}\"\nsecret_server_key = \"{}\"\n",
@@ -85,13 +96,8 @@ impl<'a> Conn<'a> {
             }
         };
         format!(
-            "[[connections]]\nname = \"{}\"\n{creds}schema = \"{}\"\ntable = \"{}\"\nwebhook_secret = \"{}\"\nreconcile_interval = \"{}\"\napi_url = \"{}\"\n\n",
-            self.name,
-            self.schema,
-            self.table,
-            c.webhook_secret,
-            self.reconcile_interval,
-            self.emulator.base_url()
+            "[[connections]]\nname = \"{}\"\n{creds}schema = \"{}\"\ntable = \"{}\"\nwebhook_secret = \"{}\"\nreconcile_interval = \"0\"\napi_url = \"{}\"\n\n",
+            self.name, self.schema, self.table, c.webhook_secret, self.api_url
         )
     }
 }
@@ -108,15 +114,20 @@ impl ConfigDir {
     }
 }
 
-pub fn config(db_url: &str, conns: &[Conn<'_>]) -> ConfigDir {
-    let dir = tempfile::tempdir().unwrap();
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mut text = format!(
-        "database_url = \"{db_url}\"\nlisten = \"{listen}\"\nadmin_token = \"{ADMIN_TOKEN}\"\n\n"
-    );
+/// `idsync.toml` with the admin token and `conns`.
+pub fn config(db_url: &str, conns: &[Conn]) -> ConfigDir {
+    let mut text = format!("admin_token = \"{ADMIN_TOKEN}\"\n\n");
     for c in conns {
         text.push_str(&c.toml());
     }
+    config_file(db_url, &text)
+}
+
+/// `idsync.toml` with the database, a free listen address, then `rest`.
+pub fn config_file(db_url: &str, rest: &str) -> ConfigDir {
+    let dir = tempfile::tempdir().unwrap();
+    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let text = format!("database_url = \"{db_url}\"\nlisten = \"{listen}\"\n{rest}");
     std::fs::write(dir.path().join("idsync.toml"), text).unwrap();
     ConfigDir { dir, listen }
 }
@@ -132,6 +143,7 @@ pub async fn cli(config: &Path, args: &[&str]) -> std::process::Output {
         .arg(config)
         .args(args)
         .env_remove("DATABASE_URL")
+        .env_remove("IDSYNC_ADMIN_TOKEN")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .output()
@@ -142,30 +154,58 @@ pub async fn cli(config: &Path, args: &[&str]) -> std::process::Output {
 /// A running `idsync serve`, killed on drop.
 pub struct Server {
     _child: tokio::process::Child,
+    /// The configuration's directory, when the server owns it.
+    _dir: Option<TempDir>,
     pub base: String,
 }
 
 impl Server {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
     pub fn webhook_url(&self, connection: &str) -> String {
-        format!("{}/webhooks/{connection}", self.base)
+        self.url(&format!("/webhooks/{connection}"))
+    }
+
+    /// Has `emulator` deliver every change it makes from now on to
+    /// `connection`'s webhook, signed with its secret.
+    pub fn auto_deliver(&self, emulator: &Emulator, connection: &str) {
+        emulator
+            .auto_deliver(Some(WebhookTarget {
+                url: self.webhook_url(connection),
+                secret: emulator.config().webhook_secret.clone(),
+            }))
+            .unwrap();
     }
 }
 
 pub async fn serve(cfg: &ConfigDir) -> Server {
-    serve_at(&cfg.path(), cfg.listen).await
+    serve_at(&cfg.path(), cfg.listen, &[]).await
 }
 
-pub async fn serve_at(config: &Path, listen: SocketAddr) -> Server {
+/// [`serve`] with `env` set, the server keeping the directory.
+pub async fn serve_owning(cfg: ConfigDir, env: &[(&str, String)]) -> Server {
+    let mut server = serve_at(&cfg.path(), cfg.listen, env).await;
+    server._dir = Some(cfg.dir);
+    server
+}
+
+/// Starts `idsync serve` (no admin token from this process's environment,
+/// `env` set) and returns once it is ready.
+pub async fn serve_at(config: &Path, listen: SocketAddr, env: &[(&str, String)]) -> Server {
     let child = tokio::process::Command::new(bin())
         .arg("--config")
         .arg(config)
         .arg("serve")
         .env("IDSYNC_LISTEN", listen.to_string())
         .env_remove("DATABASE_URL")
+        .env_remove("IDSYNC_ADMIN_TOKEN")
         .env(
             "RUST_LOG",
             std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()),
         )
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -178,6 +218,7 @@ pub async fn serve_at(config: &Path, listen: SocketAddr) -> Server {
         {
             return Server {
                 _child: child,
+                _dir: None,
                 base,
             };
         }

@@ -1,9 +1,11 @@
-//! A small OpenID Provider on loopback for the library's own tests: the
-//! endpoints the code flow touches (discovery, JWKS, authorize, token,
-//! userinfo, end session), an Ed25519 key made per test, PKCE and client
-//! authentication checked like a real issuer does, and switches to make
-//! it misbehave (another issuer or audience, a wrong nonce, an unknown
-//! key, an error from the token endpoint).
+//! A small OpenID Provider on loopback for the login layer's and the
+//! console's tests: the endpoints the code flow touches (discovery, JWKS,
+//! authorize, token, userinfo, end session), an Ed25519 key made per test,
+//! PKCE and client authentication checked like a real issuer does, the
+//! user to sign in as ([`MockOp::sign_in_as`], with `email_verified` and
+//! `groups`), and switches to make it misbehave (another issuer or
+//! audience, a wrong nonce, an unknown key, an error from the token
+//! endpoint).
 //!
 //! The browser test of `examples/quotes` runs against a real provider
 //! (`oidc-provider`); this one exists to produce the bad tokens a real
@@ -20,14 +22,14 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use chrono::{Duration, Utc};
 use openidconnect::core::{
-    CoreEdDsaPrivateSigningKey, CoreGenderClaim, CoreIdToken, CoreIdTokenClaims,
+    CoreEdDsaPrivateSigningKey, CoreGenderClaim, CoreJweContentEncryptionAlgorithm,
     CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
-    AccessToken, Audience, EmptyAdditionalClaims, EndUserName, IssuerUrl, JsonWebKeyId, Nonce,
-    PrivateSigningKey, StandardClaims, SubjectIdentifier,
+    AccessToken, AdditionalClaims, Audience, EndUserEmail, EndUserName, IdToken, IdTokenClaims,
+    IssuerUrl, JsonWebKeyId, Nonce, PrivateSigningKey, StandardClaims, SubjectIdentifier,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -45,28 +47,50 @@ pub struct Misbehave {
     pub token_error: Option<(u16, &'static str)>,
 }
 
+/// The `groups` claim, which the core claims lack.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Groups {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<Vec<String>>,
+}
+impl AdditionalClaims for Groups {}
+
+/// Who the next sign-in is (see [`MockOp::sign_in_as`]).
+#[derive(Debug, Clone)]
+pub struct MockUser {
+    pub sub: &'static str,
+    pub email: &'static str,
+    pub email_verified: Option<bool>,
+    pub groups: Option<Vec<&'static str>>,
+}
+
 #[derive(Debug, Clone)]
 struct Pending {
     nonce: String,
     challenge: String,
     redirect_uri: String,
+    user: Option<MockUser>,
 }
 
-pub struct OpState {
-    pub issuer: String,
-    pub misbehave: Misbehave,
-    pub token_requests: usize,
-    pub userinfo_requests: usize,
+struct OpState {
+    issuer: String,
+    misbehave: Misbehave,
+    token_requests: usize,
+    /// Set by [`MockOp::sign_in_as`]; `None` is Ada (see [`token`]).
+    user: Option<MockUser>,
     key: CoreEdDsaPrivateSigningKey,
     other_key: CoreEdDsaPrivateSigningKey,
     pending: HashMap<String, Pending>,
-    access_tokens: HashMap<String, String>,
+    /// Access token to the userinfo answer.
+    access_tokens: HashMap<String, serde_json::Value>,
+    /// The `scope` of every authorization request, in order.
+    scopes: Vec<String>,
 }
 
 #[derive(Clone)]
 pub struct MockOp {
     pub url: String,
-    pub state: Arc<Mutex<OpState>>,
+    state: Arc<Mutex<OpState>>,
 }
 
 impl MockOp {
@@ -77,11 +101,12 @@ impl MockOp {
             issuer: url.clone(),
             misbehave: Misbehave::default(),
             token_requests: 0,
-            userinfo_requests: 0,
+            user: None,
             key: ed25519_key("key-1"),
             other_key: ed25519_key("key-1"),
             pending: HashMap::new(),
             access_tokens: HashMap::new(),
+            scopes: Vec::new(),
         }));
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
@@ -100,6 +125,20 @@ impl MockOp {
 
     pub fn token_requests(&self) -> usize {
         self.state.lock().unwrap().token_requests
+    }
+
+    /// The user the next authorization request approves.
+    pub fn sign_in_as(&self, user: MockUser) {
+        self.state.lock().unwrap().user = Some(user);
+    }
+
+    /// The scopes of the last authorization request.
+    pub fn last_scopes(&self) -> Vec<String> {
+        let st = self.state.lock().unwrap();
+        st.scopes
+            .last()
+            .map(|s| s.split(' ').map(str::to_owned).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -135,7 +174,7 @@ async fn discovery(State(s): Shared) -> Json<serde_json::Value> {
         "id_token_signing_alg_values_supported": ["EdDSA"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic"],
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": ["openid", "email", "profile"],
+        "scopes_supported": ["openid", "email", "profile", "groups"],
     }))
 }
 
@@ -144,7 +183,8 @@ async fn jwks(State(s): Shared) -> Json<serde_json::Value> {
     Json(json!({ "keys": [key] }))
 }
 
-/// Approves at once (no login page) and sends the browser back with a code.
+/// Approves at once (no login page) as the current user and sends the
+/// browser back with a code.
 async fn authorize(State(s): Shared, Query(q): Query<HashMap<String, String>>) -> Response {
     let get = |k: &str| q.get(k).cloned().unwrap_or_default();
     assert_eq!(get("response_type"), "code");
@@ -154,12 +194,15 @@ async fn authorize(State(s): Shared, Query(q): Query<HashMap<String, String>>) -
     assert!(scopes.split(' ').any(|s| s == "openid"), "{scopes}");
     let code = format!("code-{}", rand::random::<u64>());
     let mut st = s.lock().unwrap();
+    st.scopes.push(scopes);
+    let user = st.user.clone();
     st.pending.insert(
         code.clone(),
         Pending {
             nonce: get("nonce"),
             challenge: get("code_challenge"),
             redirect_uri: get("redirect_uri"),
+            user,
         },
     );
     let to = format!(
@@ -211,21 +254,40 @@ async fn token(State(s): Shared, headers: HeaderMap, Form(f): Form<TokenForm>) -
     }
     let m = st.misbehave.clone();
     let access = AccessToken::new(format!("at-{}", rand::random::<u64>()));
-    st.access_tokens
-        .insert(access.secret().clone(), "u-ada".to_owned());
+    let (standard, groups, userinfo) = match p.user {
+        Some(u) => (
+            StandardClaims::new(SubjectIdentifier::new(u.sub.to_owned()))
+                .set_name(Some(EndUserName::new(u.sub.to_owned()).into()))
+                .set_email(Some(EndUserEmail::new(u.email.to_owned())))
+                .set_email_verified(u.email_verified),
+            u.groups.map(|g| g.into_iter().map(str::to_owned).collect()),
+            json!({ "sub": u.sub, "name": u.sub, "email": u.email }),
+        ),
+        // Ada, like oidc-provider: the ID token carries the name, userinfo
+        // the email.
+        None => (
+            StandardClaims::new(SubjectIdentifier::new("u-ada".to_owned()))
+                .set_name(Some(EndUserName::new("Ada Lovelace".to_owned()).into())),
+            None,
+            json!({
+                "sub": "u-ada",
+                "name": "Ada Lovelace",
+                "email": "ada@example.com",
+                "email_verified": true,
+            }),
+        ),
+    };
+    st.access_tokens.insert(access.secret().clone(), userinfo);
     let now = Utc::now();
-    let claims = CoreIdTokenClaims::new(
+    let claims = IdTokenClaims::<Groups, CoreGenderClaim>::new(
         IssuerUrl::new(m.issuer.unwrap_or_else(|| st.issuer.clone())).unwrap(),
         vec![Audience::new(
             m.audience.unwrap_or_else(|| CLIENT_ID.to_owned()),
         )],
         now + Duration::minutes(5),
         now,
-        // Like oidc-provider: the ID token carries the name, userinfo the
-        // email.
-        StandardClaims::<CoreGenderClaim>::new(SubjectIdentifier::new("u-ada".to_owned()))
-            .set_name(Some(EndUserName::new("Ada Lovelace".to_owned()).into())),
-        EmptyAdditionalClaims {},
+        standard,
+        Groups { groups },
     )
     .set_nonce(Some(Nonce::new(m.nonce.unwrap_or(p.nonce))));
     let key = if m.unknown_key {
@@ -233,7 +295,12 @@ async fn token(State(s): Shared, headers: HeaderMap, Form(f): Form<TokenForm>) -
     } else {
         &st.key
     };
-    let id_token = CoreIdToken::new(
+    let id_token = IdToken::<
+        Groups,
+        CoreGenderClaim,
+        CoreJweContentEncryptionAlgorithm,
+        CoreJwsSigningAlgorithm,
+    >::new(
         claims,
         key,
         CoreJwsSigningAlgorithm::EdDsa,
@@ -251,21 +318,14 @@ async fn token(State(s): Shared, headers: HeaderMap, Form(f): Form<TokenForm>) -
 }
 
 async fn userinfo(State(s): Shared, headers: HeaderMap) -> Response {
-    let mut st = s.lock().unwrap();
-    st.userinfo_requests += 1;
+    let st = s.lock().unwrap();
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     match st.access_tokens.get(token) {
-        Some(sub) => Json(json!({
-            "sub": sub,
-            "name": "Ada Lovelace",
-            "email": "ada@example.com",
-            "email_verified": true,
-        }))
-        .into_response(),
+        Some(claims) => Json(claims.clone()).into_response(),
         None => StatusCode::UNAUTHORIZED.into_response(),
     }
 }
