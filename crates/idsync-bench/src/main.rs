@@ -48,6 +48,12 @@ struct Args {
     #[arg(long)]
     unsafe_fast: bool,
 
+    /// Do not ANALYZE the tables before each webhook and baseline run. Short runs on
+    /// fresh tables then go without planner statistics (autovacuum has not
+    /// woken yet), which a deployment up for more than a minute or so has.
+    #[arg(long)]
+    no_analyze: bool,
+
     /// Run only these scenarios (comma-separated; default: all).
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Scenario>,
@@ -104,10 +110,15 @@ async fn main() -> Result<()> {
     let metrics = idsync_server::metrics::install().map_err(anyhow::Error::msg)?;
 
     let db = db::Db::start(args.unsafe_fast, args.pg_dir.as_deref()).await?;
-    report::header(&db.describe().await?);
+    let stats = if args.no_analyze {
+        "no ANALYZE before runs"
+    } else {
+        "tables ANALYZEd before each webhook/baseline run"
+    };
+    report::header(&format!("{}; {stats}", db.describe().await?));
 
     if args.runs(Scenario::Webhooks) || args.runs(Scenario::Baseline) {
-        let fixture = webhooks::Fixture::start(&db.pool, metrics).await?;
+        let fixture = webhooks::Fixture::start(&db.pool, metrics, !args.no_analyze).await?;
         if args.runs(Scenario::Webhooks) {
             fixture.warm_up().await?;
             for &c in &args.concurrency {

@@ -43,12 +43,14 @@ pub struct Fixture {
     /// The server's applier, also fed directly to separate the cost of
     /// HTTP from that of the database.
     applier: Applier,
+    /// ANALYZE before each run (see [`Fixture::settle`]).
+    analyze: bool,
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
 }
 
 impl Fixture {
-    pub async fn start(pool: &PgPool, metrics: PrometheusHandle) -> Result<Self> {
+    pub async fn start(pool: &PgPool, metrics: PrometheusHandle, analyze: bool) -> Result<Self> {
         let mut config = EmulatorConfig::new(idsync_emulator::ProviderKind::Clerk);
         config.rng_seed = RNG_SEED;
         let emulator = Emulator::start(config, "127.0.0.1:0".parse()?).await?;
@@ -100,6 +102,7 @@ impl Fixture {
             table,
             sender,
             applier,
+            analyze,
             stop,
             server,
         })
@@ -128,6 +131,25 @@ impl Fixture {
         self.emulator.take_events()
     }
 
+    /// Brings the planner statistics up to date, as autovacuum does within
+    /// a minute or so of traffic on a running deployment. Without them (a
+    /// run shorter than autovacuum's naptime on fresh tables) the applier's
+    /// outcome UPDATE is planned as a hash join over every delivery of the
+    /// connection, so each batch costs time in proportion to the delivery
+    /// log and the figures depend on when autovacuum happens to wake:
+    /// `--no-analyze` shows that.
+    async fn settle(&self) -> Result<()> {
+        if self.analyze {
+            sqlx::raw_sql(&format!(
+                "ANALYZE idsync.deliveries, {}",
+                self.table.qualified()
+            ))
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
     pub async fn warm_up(&self) -> Result<()> {
         let events = self.generate(WARM_UP_EVENTS);
         self.deliver(events, 16).await?;
@@ -137,6 +159,7 @@ impl Fixture {
     /// Scenario 1: `n` signed webhook POSTs from `concurrency` senders.
     pub async fn ingest(&self, n: usize, concurrency: usize) -> Result<()> {
         let events = Arc::new(self.generate(n));
+        self.settle().await?;
         note(format_args!(
             "delivering with {concurrency} concurrent senders ..."
         ));
@@ -181,6 +204,7 @@ impl Fixture {
     pub async fn applier_direct(&self, n: usize, concurrency: usize) -> Result<()> {
         let events = self.generate(n);
         let deliveries = Arc::new(decode(&events)?);
+        self.settle().await?;
         note(format_args!(
             "submitting to the applier from {concurrency} tasks ..."
         ));
@@ -285,6 +309,7 @@ impl Fixture {
             .filter_map(|d| d.change)
             .collect();
         let changes = Arc::new(changes);
+        self.settle().await?;
         note(format_args!(
             "applying one transaction per event with {concurrency} tasks ..."
         ));

@@ -106,7 +106,8 @@ async fn start_provider(app_url: &str, client_secret: &str) -> Provider {
         .kill_on_drop(true)
         .spawn()
         .expect("start node (is Node.js installed?)");
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Generous: a loaded CI machine can take a while to start Node and make an RSA key.
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         if let Some(issuer) = text.lines().find_map(|l| l.strip_prefix("issuer=")) {
@@ -119,7 +120,7 @@ async fn start_provider(app_url: &str, client_secret: &str) -> Provider {
         }
         assert!(
             Instant::now() < deadline,
-            "the OpenID Provider did not start in 30 s:\n{text}"
+            "the OpenID Provider did not start in 120 s:\n{text}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
