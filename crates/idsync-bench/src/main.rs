@@ -24,12 +24,6 @@ struct Args {
     #[arg(long, default_value_t = 20_000)]
     events: usize,
 
-    /// Events for the runs at concurrency 1 (at most --events): one commit
-    /// at a time is slow, and this many samples give its rate and
-    /// percentiles well enough.
-    #[arg(long, default_value_t = 5_000)]
-    sequential_events: usize,
-
     /// Concurrent webhook senders, one run each (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = [1, 16, 64])]
     concurrency: Vec<usize>,
@@ -80,15 +74,6 @@ impl Args {
     fn runs(&self, scenario: Scenario) -> bool {
         self.only.is_empty() || self.only.contains(&scenario)
     }
-
-    /// Events for a run at this concurrency.
-    fn events_at(&self, concurrency: usize) -> usize {
-        if concurrency == 1 {
-            self.sequential_events.min(self.events)
-        } else {
-            self.events
-        }
-    }
 }
 
 #[tokio::main]
@@ -122,16 +107,14 @@ async fn main() -> Result<()> {
         if args.runs(Scenario::Webhooks) {
             fixture.warm_up().await?;
             for &c in &args.concurrency {
-                let c = c.max(1);
-                fixture.ingest(args.events_at(c), c).await?;
+                fixture.ingest(args.events, c.max(1)).await?;
             }
         }
         if args.runs(Scenario::Baseline) {
             let top = args.concurrency.iter().copied().max().unwrap_or(64).max(1);
-            fixture.applier_direct(args.events_at(top), top).await?;
+            fixture.applier_direct(args.events, top).await?;
             for &c in &args.baseline_concurrency {
-                let c = c.max(1);
-                fixture.one_tx_per_event(args.events_at(c), c).await?;
+                fixture.one_tx_per_event(args.events, c.max(1)).await?;
             }
         }
         fixture.stop().await;

@@ -1,5 +1,6 @@
 //! Scenarios 1 and 2: webhook ingest through idsync's HTTP server and
-//! group-commit applier, and the one-transaction-per-event baseline.
+//! group-commit applier; the same applier fed without HTTP; and the
+//! one-transaction-per-event baseline.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
