@@ -39,6 +39,13 @@ pub async fn set_outcomes(
     message_ids: &[String],
     outcomes: &[&str],
 ) -> Result<(), StoreError> {
+    // The batch's rows are found by primary key. Without planner statistics
+    // (a fresh install taking a burst, before autovacuum's first ANALYZE)
+    // Postgres would rather scan the whole log for every batch; this is the
+    // transaction's last statement, so the setting touches nothing else.
+    sqlx::query("SET LOCAL enable_seqscan = off")
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "UPDATE idsync.deliveries d SET outcome = x.o
            FROM UNNEST($2::text[], $3::text[]) AS x(m, o)
@@ -47,7 +54,7 @@ pub async fn set_outcomes(
     .bind(connection)
     .bind(message_ids)
     .bind(outcomes)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
