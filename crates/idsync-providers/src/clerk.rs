@@ -144,19 +144,10 @@ impl Client {
         body: Option<Value>,
     ) -> Result<Value, ApiError> {
         let url = format!("{}/users{suffix}", self.base);
-        let policy = self.retry.for_method(&method);
-        let resp = http_client::send(&policy, &url, || {
-            let req = self
-                .http
-                .request(method.clone(), &url)
-                .bearer_auth(self.key.expose());
-            match &body {
-                Some(b) => req.json(b),
-                None => req,
-            }
+        http_client::call_json(&self.retry, method, &url, body.as_ref(), |m, u| {
+            self.http.request(m, u).bearer_auth(self.key.expose())
         })
-        .await?;
-        http_client::json(resp).await
+        .await
     }
 
     pub async fn count(&self) -> Result<u64, ApiError> {

@@ -165,6 +165,27 @@ pub(crate) fn client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
+/// A management call: `request` builds the authenticated request, `body`
+/// (if any) goes as JSON, and the answer is parsed as JSON.
+pub(crate) async fn call_json(
+    policy: &RetryPolicy,
+    method: reqwest::Method,
+    url: &str,
+    body: Option<&serde_json::Value>,
+    request: impl Fn(reqwest::Method, &str) -> RequestBuilder,
+) -> Result<serde_json::Value, ApiError> {
+    let policy = policy.for_method(&method);
+    let resp = send(&policy, url, || {
+        let req = request(method.clone(), url);
+        match body {
+            Some(b) => req.json(b),
+            None => req,
+        }
+    })
+    .await?;
+    json(resp).await
+}
+
 pub(crate) async fn json(resp: Response) -> Result<serde_json::Value, ApiError> {
     resp.json().await.map_err(|e| ApiError::Body(e.to_string()))
 }

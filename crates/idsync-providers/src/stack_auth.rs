@@ -104,7 +104,16 @@ impl Client {
         Ok(Page { changes, next })
     }
 
-    /// A management call on `/api/v1/users{suffix}` with server access.
+    /// A request to `url` with server access.
+    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, url)
+            .header("X-Stack-Access-Type", "server")
+            .header("X-Stack-Project-Id", &self.project_id)
+            .header("X-Stack-Secret-Server-Key", self.key.expose())
+    }
+
+    /// A management call on `/api/v1/users{suffix}`.
     pub(crate) async fn send_json(
         &self,
         method: reqwest::Method,
@@ -112,21 +121,10 @@ impl Client {
         body: Option<Value>,
     ) -> Result<Value, ApiError> {
         let url = format!("{}{suffix}", self.users_url);
-        let policy = self.retry.for_method(&method);
-        let resp = http_client::send(&policy, &url, || {
-            let req = self
-                .http
-                .request(method.clone(), &url)
-                .header("X-Stack-Access-Type", "server")
-                .header("X-Stack-Project-Id", &self.project_id)
-                .header("X-Stack-Secret-Server-Key", self.key.expose());
-            match &body {
-                Some(b) => req.json(b),
-                None => req,
-            }
+        http_client::call_json(&self.retry, method, &url, body.as_ref(), |m, u| {
+            self.request(m, u)
         })
-        .await?;
-        http_client::json(resp).await
+        .await
     }
 
     /// `GET /api/v1/users` from `cursor`: the items, the next cursor, and
@@ -146,12 +144,8 @@ impl Client {
             query.push(("cursor", c));
         }
         let resp = http_client::send(&self.retry, &self.users_url, || {
-            self.http
-                .get(&self.users_url)
+            self.request(reqwest::Method::GET, &self.users_url)
                 .query(&query)
-                .header("X-Stack-Access-Type", "server")
-                .header("X-Stack-Project-Id", &self.project_id)
-                .header("X-Stack-Secret-Server-Key", self.key.expose())
         })
         .await?;
         // Whole seconds, like the event versions this is compared with: a
