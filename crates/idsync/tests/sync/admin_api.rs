@@ -373,7 +373,19 @@ async fn health_jobs_on_demand_and_a_failing_connection() {
     down.clone().shutdown().await;
     let server = serve(&cfg).await;
 
-    // "main" is still in its first, rate-limited backfill.
+    // "main" is in its first, rate-limited backfill (once it has started).
+    wait_for(
+        async || {
+            count(
+                &db.pool,
+                "SELECT count(*) FROM idsync.sync_runs WHERE connection = 'main' AND status = 'running'",
+            )
+            .await
+                == 1
+        },
+        "main's first backfill to start",
+    )
+    .await;
     let main = get_json(&server, "/connections/main").await;
     assert_eq!(main["health"], "degraded", "{main}");
     assert!(

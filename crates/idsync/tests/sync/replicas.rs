@@ -68,7 +68,14 @@ async fn reconcile_runs_on_one_process_at_a_time() {
     assert!(cli(&cfg.path(), &["migrate"]).await.status.success());
     let path = cfg.path();
     let (first, second) = tokio::join!(cli(&path, &["reconcile"]), async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Start the second once the first holds the lock and is listing.
+        for _ in 0..400 {
+            let running = "SELECT count(*) FROM idsync.sync_runs WHERE kind = 'reconcile' AND status = 'running'";
+            if count(&db.pool, running).await == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
         cli(&path, &["reconcile"]).await
     });
     let outs = [first, second];
