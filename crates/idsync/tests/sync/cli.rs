@@ -36,7 +36,13 @@ async fn status_reports_users_jobs_webhooks_and_errors() {
         .await
         .unwrap();
     assert_eq!(rejected.status().as_u16(), 401);
-    tokio::time::sleep(Duration::from_millis(300)).await; // the rejection is recorded asynchronously
+    // The rejection is recorded asynchronously.
+    for _ in 0..200 {
+        if count(&db.pool, "SELECT count(*) FROM idsync.errors").await > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 
     let out = cli(&cfg.path(), &["status"]).await;
     let text = String::from_utf8_lossy(&out.stdout);
