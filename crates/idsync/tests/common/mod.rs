@@ -194,7 +194,7 @@ pub async fn serve_owning(cfg: ConfigDir, env: &[(&str, String)]) -> Server {
 /// Starts `idsync serve` (no admin token from this process's environment,
 /// `env` set) and returns once it is ready.
 pub async fn serve_at(config: &Path, listen: SocketAddr, env: &[(&str, String)]) -> Server {
-    let child = tokio::process::Command::new(bin())
+    let mut child = tokio::process::Command::new(bin())
         .arg("--config")
         .arg(config)
         .arg("serve")
@@ -212,19 +212,22 @@ pub async fn serve_at(config: &Path, listen: SocketAddr, env: &[(&str, String)])
         .expect("spawn idsync serve");
     let base = format!("http://{listen}");
     let client = reqwest::Client::new();
-    for _ in 0..300 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-            && r.status().is_success()
-        {
-            return Server {
-                _child: child,
-                _dir: None,
-                base,
-            };
+    wait_for(&format!("idsync serve to be ready at {base}"), async || {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("idsync serve exited before it was ready: {status}");
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    Server {
+        _child: child,
+        _dir: None,
+        base,
     }
-    panic!("idsync serve did not become ready at {base}");
 }
 
 pub fn sender(server: &Server, connection: &str, emulator: &Emulator) -> WebhookSender {
@@ -298,4 +301,26 @@ pub async fn assert_mirrors(pool: &PgPool, table: &str, emulator: &Emulator) {
 
 pub async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+/// Polls `check` until it holds; panics after a minute. Tests wait for what
+/// they depend on instead of sleeping a fixed time, so a loaded machine only
+/// makes them slower.
+pub async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Waits until the count `sql` returns reaches `at_least`.
+pub async fn wait_for_count(pool: &PgPool, sql: &str, at_least: i64) {
+    wait_for(&format!("{at_least} from {sql}"), async || {
+        count(pool, sql).await >= at_least
+    })
+    .await;
 }

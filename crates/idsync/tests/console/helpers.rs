@@ -1,40 +1,21 @@
 //! Harness of the console tests, beyond `common`: `idsync serve` for some
 //! connections, waiting, and a small HTTP client that keeps the session
 //! cookie by hand.
-
-use std::time::Duration;
-
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{RequestBuilder, Response, StatusCode};
 
-use crate::common::{ADMIN_TOKEN, Conn, Server, config, serve_owning};
+use crate::common::{ADMIN_TOKEN, Conn, Server, config, serve_owning, wait_for};
 
 /// `idsync serve` for `conns`; returns once it is ready.
 pub async fn serve(db_url: &str, conns: &[Conn]) -> Server {
     serve_owning(config(db_url, conns), &[]).await
 }
 
-/// Polls `check` every 100 ms until it returns true; panics after `secs`.
-pub async fn wait_until<F, Fut>(secs: u64, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Waits until the admin API reports the connection with this health.
 pub async fn wait_for_health(server: &Server, connection: &str, health: &str) {
     let client = reqwest::Client::new();
     let url = server.url(&format!("/api/v1/connections/{connection}"));
-    wait_until(40, &format!("{connection} to be {health}"), || async {
+    wait_for(&format!("{connection} to be {health}"), async || {
         let Ok(r) = client.get(&url).bearer_auth(ADMIN_TOKEN).send().await else {
             return false;
         };

@@ -4,9 +4,9 @@ use idsync_emulator::{Emulator, ProviderKind};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE};
 
-use crate::common::{ADMIN_TOKEN, Conn, Server, TestDb, emulator, postgres};
+use crate::common::{ADMIN_TOKEN, Conn, Server, TestDb, emulator, postgres, wait_for};
 use crate::helpers::{
-    Client, csrf_in, location, serve, session_cookie, set_cookie_line, wait_for_health, wait_until,
+    Client, csrf_in, location, serve, session_cookie, set_cookie_line, wait_for_health,
 };
 
 /// Postgres, a Stack Auth emulator with `users` users and idsync serving
@@ -159,10 +159,7 @@ async fn state_changing_forms_need_the_session_csrf_token() {
     let back = location(&res);
     assert!(back.starts_with("/connections/stack?notice="), "{back}");
     assert!(a.page(&back).await.contains("Reconcile started"));
-    wait_until(20, "the reconcile run", || async {
-        runs().await > runs_before
-    })
-    .await;
+    wait_for("the reconcile run", async || runs().await > runs_before).await;
 }
 
 #[tokio::test]
@@ -302,7 +299,7 @@ async fn pages_page_search_escape_and_404() {
         .expect("created at the provider");
     let created_id = created["id"].as_str().unwrap().to_owned();
     let detail = format!("/connections/stack/users/{created_id}");
-    wait_until(10, "the created user's webhook", || async {
+    wait_for("the created user's webhook", async || {
         client.get(&detail).await.status() == StatusCode::OK
     })
     .await;
@@ -333,7 +330,7 @@ async fn pages_page_search_escape_and_404() {
         .unwrap();
     assert!(res.status().is_client_error());
     // The rejection is recorded in the background.
-    wait_until(10, "the rejection to be recorded", || async {
+    wait_for("the rejection to be recorded", async || {
         client
             .page("/connections/stack")
             .await

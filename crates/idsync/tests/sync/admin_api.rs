@@ -25,20 +25,11 @@ async fn get_json(server: &Server, path: &str) -> Value {
     resp.json().await.unwrap()
 }
 
-async fn wait_for(mut check: impl AsyncFnMut() -> bool, what: &str) {
-    for _ in 0..600 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
 async fn backfilled(db: &TestDb, n: i64) {
-    wait_for(
-        async || count(&db.pool, "SELECT count(*) FROM idsync.sync_runs WHERE kind = 'backfill' AND status = 'completed'").await >= n,
-        "backfill",
+    wait_for_count(
+        &db.pool,
+        "SELECT count(*) FROM idsync.sync_runs WHERE kind = 'backfill' AND status = 'completed'",
+        n,
     )
     .await;
 }
@@ -67,17 +58,14 @@ async fn every_documented_route_exists_and_requires_the_token() {
         for method in ["get", "post", "patch", "delete"] {
             let Some(op) = item.get(method) else { continue };
             // One job at a time per connection: let the previous one finish.
-            wait_for(
-                async || {
-                    count(
-                        &db.pool,
-                        "SELECT count(*) FROM idsync.sync_runs WHERE status = 'running'",
-                    )
-                    .await
-                        == 0
-                },
-                "jobs",
-            )
+            wait_for("jobs", async || {
+                count(
+                    &db.pool,
+                    "SELECT count(*) FROM idsync.sync_runs WHERE status = 'running'",
+                )
+                .await
+                    == 0
+            })
             .await;
             let url = format!(
                 "{}{}",
@@ -289,10 +277,9 @@ async fn users_created_and_deleted_through_the_api_arrive_through_sync() {
         .await
         .unwrap()
     };
-    wait_for(
-        async || row(&id).await.is_some(),
-        "the created user's webhook",
-    )
+    wait_for("the created user's webhook", async || {
+        row(&id).await.is_some()
+    })
     .await;
     assert_eq!(
         row(&id).await,
@@ -319,10 +306,9 @@ async fn users_created_and_deleted_through_the_api_arrive_through_sync() {
         .await
         .unwrap();
     assert_eq!(del.status(), StatusCode::NO_CONTENT);
-    wait_for(
-        async || row(&id).await.is_some_and(|r| r.1),
-        "the deleted user's webhook",
-    )
+    wait_for("the deleted user's webhook", async || {
+        row(&id).await.is_some_and(|r| r.1)
+    })
     .await;
 
     let deliveries = get_json(&server, "/connections/main/deliveries").await;
@@ -374,17 +360,14 @@ async fn health_jobs_on_demand_and_a_failing_connection() {
     let server = serve(&cfg).await;
 
     // "main" is in its first, rate-limited backfill (once it has started).
-    wait_for(
-        async || {
+    wait_for("main's first backfill to start", async || {
             count(
                 &db.pool,
                 "SELECT count(*) FROM idsync.sync_runs WHERE connection = 'main' AND status = 'running'",
             )
             .await
                 == 1
-        },
-        "main's first backfill to start",
-    )
+        })
     .await;
     let main = get_json(&server, "/connections/main").await;
     assert_eq!(main["health"], "degraded", "{main}");
@@ -404,13 +387,10 @@ async fn health_jobs_on_demand_and_a_failing_connection() {
     assert_eq!(busy.status(), StatusCode::CONFLICT);
 
     // The provider behind "gone" is unreachable: its first backfill fails.
-    wait_for(
-        async || {
-            let c = get_json(&server, "/connections/gone").await;
-            c["health"] == "failing"
-        },
-        "the failing verdict",
-    )
+    wait_for("the failing verdict", async || {
+        let c = get_json(&server, "/connections/gone").await;
+        c["health"] == "failing"
+    })
     .await;
     let gone = get_json(&server, "/connections/gone").await;
     assert!(
@@ -437,12 +417,9 @@ async fn health_jobs_on_demand_and_a_failing_connection() {
         .await
         .unwrap();
     assert_eq!(started.status(), StatusCode::ACCEPTED);
-    wait_for(
-        async || {
-            get_json(&server, "/connections/main").await["last_reconcile"]["status"] == "completed"
-        },
-        "reconcile",
-    )
+    wait_for("reconcile", async || {
+        get_json(&server, "/connections/main").await["last_reconcile"]["status"] == "completed"
+    })
     .await;
     let list = get_json(&server, "/connections").await;
     let names: Vec<&str> = list

@@ -14,18 +14,12 @@ async fn status_reports_users_jobs_webhooks_and_errors() {
     let emu = emulator(ProviderKind::StackAuth, 40).await;
     let cfg = config(&db.url, &[Conn::new("main", &emu)]);
     let server = serve(&cfg).await;
-    for _ in 0..100 {
-        if count(
-            &db.pool,
-            "SELECT count(*) FROM idsync.sync_runs WHERE status = 'completed'",
-        )
-        .await
-            == 1
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_count(
+        &db.pool,
+        "SELECT count(*) FROM idsync.sync_runs WHERE status = 'completed'",
+        1,
+    )
+    .await;
     let id = emu.user_ids()[0].clone();
     emu.delete_user(&id);
     deliver_all(&sender(&server, "main", &emu), &emu.take_events()).await;
@@ -37,12 +31,7 @@ async fn status_reports_users_jobs_webhooks_and_errors() {
         .unwrap();
     assert_eq!(rejected.status().as_u16(), 401);
     // The rejection is recorded asynchronously.
-    for _ in 0..200 {
-        if count(&db.pool, "SELECT count(*) FROM idsync.errors").await > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    wait_for_count(&db.pool, "SELECT count(*) FROM idsync.errors", 1).await;
 
     let out = cli(&cfg.path(), &["status"]).await;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -127,10 +116,9 @@ async fn dev_starts_everything_syncs_and_stops_on_ctrl_c() {
     let url = format!("postgres://postgres@127.0.0.1:{pg_port}/postgres");
     assert!(banner.contains(&format!("psql '{url}'")), "{banner}");
     read_until(&mut lines, "provider: ").await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    let applied = count(&pool, "SELECT count(*) FROM idsync.deliveries WHERE outcome IN ('inserted', 'updated', 'deleted')").await;
-    assert!(applied > 0, "live changes arrived through webhooks");
+    // Live changes arrive through webhooks.
+    wait_for_count(&pool, "SELECT count(*) FROM idsync.deliveries WHERE outcome IN ('inserted', 'updated', 'deleted')", 1).await;
     pool.close().await;
 
     let pid = child.id().unwrap().to_string();

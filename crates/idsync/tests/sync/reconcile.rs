@@ -88,18 +88,12 @@ async fn reconcile_does_not_delete_a_user_created_during_the_pass() {
     let cfg = config(&db.url, &[Conn::new("main", &emu)]);
     let server = serve(&cfg).await;
     // serve backfills on its own; wait for it.
-    for _ in 0..200 {
-        if count(
-            &db.pool,
-            "SELECT count(*) FROM idsync.sync_runs WHERE kind='backfill' AND status='completed'",
-        )
-        .await
-            == 1
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_count(
+        &db.pool,
+        "SELECT count(*) FROM idsync.sync_runs WHERE kind='backfill' AND status='completed'",
+        1,
+    )
+    .await;
     assert_eq!(
         count(&db.pool, "SELECT count(*) FROM neon_identity.users_sync").await,
         1000
@@ -113,18 +107,12 @@ async fn reconcile_does_not_delete_a_user_created_during_the_pass() {
 
     let path = cfg.path();
     let pass = tokio::spawn(async move { cli(&path, &["reconcile"]).await });
-    for _ in 0..100 {
-        if count(
-            &db.pool,
-            "SELECT count(*) FROM idsync.sync_runs WHERE kind='reconcile' AND status='running'",
-        )
-        .await
-            == 1
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_count(
+        &db.pool,
+        "SELECT count(*) FROM idsync.sync_runs WHERE kind='reconcile' AND status='running'",
+        1,
+    )
+    .await;
     let s = sender(&server, "main", &emu);
     deliver_all(&s, &[event_for_unlisted_user("late-comer")]).await;
     let out = pass.await.unwrap();

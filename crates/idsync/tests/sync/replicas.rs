@@ -69,13 +69,9 @@ async fn reconcile_runs_on_one_process_at_a_time() {
     let path = cfg.path();
     let (first, second) = tokio::join!(cli(&path, &["reconcile"]), async {
         // Start the second once the first holds the lock and is listing.
-        for _ in 0..400 {
-            let running = "SELECT count(*) FROM idsync.sync_runs WHERE kind = 'reconcile' AND status = 'running'";
-            if count(&db.pool, running).await == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        let running =
+            "SELECT count(*) FROM idsync.sync_runs WHERE kind = 'reconcile' AND status = 'running'";
+        wait_for_count(&db.pool, running, 1).await;
         cli(&path, &["reconcile"]).await
     });
     let outs = [first, second];

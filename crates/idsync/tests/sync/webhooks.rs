@@ -145,15 +145,7 @@ async fn bad_input_gets_its_status_and_writes_nothing() {
     // The rejections are visible in `status` (recorded asynchronously; the
     // unknown connection has no connection to record them under).
     let sql = "SELECT count(*) FROM idsync.errors WHERE source = 'webhook'";
-    let mut errors = 0;
-    for _ in 0..200 {
-        errors = count(&db.pool, sql).await;
-        if errors >= 8 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(errors >= 8, "rejections recorded: {errors}");
+    wait_for_count(&db.pool, sql, 8).await;
 }
 
 #[tokio::test]
