@@ -47,12 +47,9 @@ pub struct UserSummary {
 
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct UserDetail {
-    pub id: String,
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub created_at: Option<DateTime<Utc>>,
-    pub updated_at: Option<DateTime<Utc>>,
-    pub deleted_at: Option<DateTime<Utc>>,
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub user: UserSummary,
     #[schema(value_type = Object)]
     pub raw_json: serde_json::Value,
 }

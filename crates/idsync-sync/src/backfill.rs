@@ -13,8 +13,7 @@ pub async fn backfill(
     target: JobTarget<'_>,
     progress: &dyn Progress,
 ) -> Result<JobReport, SyncError> {
-    let lock = crate::acquire(target).await?;
-    backfill_locked(target, progress, lock).await
+    backfill_locked(target, progress, crate::acquire(target).await?).await
 }
 
 /// [`backfill`] with the connection's job lock already taken (see
@@ -24,11 +23,7 @@ pub async fn backfill_locked(
     progress: &dyn Progress,
     lock: JobLock,
 ) -> Result<JobReport, SyncError> {
-    let started = std::time::Instant::now();
-    let result = run(target, progress).await;
-    lock.release().await;
-    crate::record_metrics(target.connection, "backfill", started, &result);
-    result
+    crate::run_locked(target.connection, "backfill", lock, run(target, progress)).await
 }
 
 async fn run(target: JobTarget<'_>, progress: &dyn Progress) -> Result<JobReport, SyncError> {

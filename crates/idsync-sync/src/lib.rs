@@ -55,6 +55,20 @@ pub async fn acquire(target: JobTarget<'_>) -> Result<JobLock, SyncError> {
         .ok_or_else(|| SyncError::Busy(target.connection.to_owned()))
 }
 
+/// Runs a job holding `lock`, then releases it and records the metrics.
+async fn run_locked(
+    connection: &str,
+    job: &'static str,
+    lock: JobLock,
+    run: impl Future<Output = Result<JobReport, SyncError>>,
+) -> Result<JobReport, SyncError> {
+    let started = std::time::Instant::now();
+    let result = run.await;
+    lock.release().await;
+    record_metrics(connection, job, started, &result);
+    result
+}
+
 /// Job outcome and duration, and how many users the last run saw.
 fn record_metrics(
     connection: &str,

@@ -26,8 +26,7 @@ pub async fn reconcile(
     target: JobTarget<'_>,
     progress: &dyn Progress,
 ) -> Result<JobReport, SyncError> {
-    let lock = crate::acquire(target).await?;
-    reconcile_locked(target, progress, lock).await
+    reconcile_locked(target, progress, crate::acquire(target).await?).await
 }
 
 /// [`reconcile`] with the connection's job lock already taken (see
@@ -37,11 +36,7 @@ pub async fn reconcile_locked(
     progress: &dyn Progress,
     lock: JobLock,
 ) -> Result<JobReport, SyncError> {
-    let started = std::time::Instant::now();
-    let result = run(target, progress).await;
-    lock.release().await;
-    crate::record_metrics(target.connection, "reconcile", started, &result);
-    result
+    crate::run_locked(target.connection, "reconcile", lock, run(target, progress)).await
 }
 
 async fn run(target: JobTarget<'_>, progress: &dyn Progress) -> Result<JobReport, SyncError> {

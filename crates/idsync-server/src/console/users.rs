@@ -206,12 +206,13 @@ pub(super) async fn detail_page(
     Query(flash): Query<Flash>,
 ) -> Result<Markup, PageError> {
     let conn = find(&state, &name)?;
-    let user = users::get(&state.pool, &conn.table, &id)
+    let detail = users::get(&state.pool, &conn.table, &id)
         .await?
         .ok_or_else(|| PageError::NotFound(format!("“{name}” has no user with id “{id}”.")))?;
     // Pretty-printing a `Value` cannot fail; fall back to compact anyway.
-    let raw =
-        serde_json::to_string_pretty(&user.raw_json).unwrap_or_else(|_| user.raw_json.to_string());
+    let raw = serde_json::to_string_pretty(&detail.raw_json)
+        .unwrap_or_else(|_| detail.raw_json.to_string());
+    let user = &detail.user;
     let base = connection_url(&name);
     let page = Page {
         title: &id,
@@ -265,7 +266,7 @@ pub(super) async fn delete_page(
     let user = users::get(&state.pool, &conn.table, &id).await?;
     let label = user
         .as_ref()
-        .and_then(|u| u.email.clone().or_else(|| u.name.clone()))
+        .and_then(|u| u.user.email.clone().or_else(|| u.user.name.clone()))
         .unwrap_or_else(|| id.clone());
     let base = connection_url(&name);
     let url = user_url(&name, &id);
