@@ -229,6 +229,9 @@ async fn user_pages_are_stable_while_users_arrive_and_search_finds_them() {
     )
     .await;
     assert_eq!(detail["raw_json"], user);
+    assert_eq!(detail["id"], user["id"]);
+    assert_eq!(detail["email"], email.as_str());
+    assert!(detail["deleted_at"].is_null());
     let deleted = get_json(&server, "/connections/main/users?state=deleted").await;
     assert_eq!(deleted["users"].as_array().unwrap().len(), 0);
     let missing = Client::new()
