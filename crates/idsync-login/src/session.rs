@@ -277,13 +277,28 @@ mod tests {
         PrivateCookieJar::from_headers(&headers, key)
     }
 
+    /// The value of cookie `name` in a `Set-Cookie` header.
+    fn cookie_value(header: &str, name: &str) -> String {
+        let pair = header.split(';').next().unwrap();
+        pair.strip_prefix(&format!("{name}=")).unwrap().to_owned()
+    }
+
     /// Writes `session`, then reads the cookie value back as a browser
     /// would send it.
     fn round_trip_value(session: Session) -> String {
         let jar = policy().write_session(PrivateCookieJar::new(key()), session);
-        let header = set_cookies(jar).pop().unwrap();
-        let pair = header.split(';').next().unwrap();
-        pair.strip_prefix("idsync_session=").unwrap().to_owned()
+        cookie_value(&set_cookies(jar).pop().unwrap(), SESSION_COOKIE)
+    }
+
+    fn flow() -> Flow {
+        Flow::new(
+            "okta".into(),
+            "st".into(),
+            "no".into(),
+            "pk".into(),
+            "/".into(),
+            NOW,
+        )
     }
 
     #[test]
@@ -356,23 +371,9 @@ mod tests {
 
     #[test]
     fn flow_cookie_value_does_not_work_as_a_session() {
-        let flow = Flow::new(
-            "okta".into(),
-            "st".into(),
-            "no".into(),
-            "pk".into(),
-            "/".into(),
-            NOW,
-        );
+        let flow = flow();
         let jar = policy().write_flow(PrivateCookieJar::new(key()), &flow);
-        let header = set_cookies(jar).pop().unwrap();
-        let value = header
-            .split(';')
-            .next()
-            .unwrap()
-            .strip_prefix("idsync_flow=")
-            .unwrap()
-            .to_owned();
+        let value = cookie_value(&set_cookies(jar).pop().unwrap(), FLOW_COOKIE);
         let jar = jar_from(&[(FLOW_COOKIE, &value)], key());
         assert_eq!(read_flow(&jar, NOW), Some(flow));
         let jar = jar_from(&[(SESSION_COOKIE, &value)], key());
@@ -391,18 +392,11 @@ mod tests {
 
     #[test]
     fn expired_flow_is_rejected() {
-        let flow = Flow::new(
-            "okta".into(),
-            "st".into(),
-            "no".into(),
-            "pk".into(),
-            "/".into(),
-            NOW,
-        );
+        let flow = flow();
         let jar = policy().write_flow(PrivateCookieJar::new(key()), &flow);
         let header = set_cookies(jar).pop().unwrap();
         assert!(header.contains("Max-Age=600"), "{header}");
-        let value = header.split(';').next().unwrap()["idsync_flow=".len()..].to_owned();
+        let value = cookie_value(&header, FLOW_COOKIE);
         let jar = jar_from(&[(FLOW_COOKIE, &value)], key());
         assert!(read_flow(&jar, NOW + FLOW_TTL_SECS - 1).is_some());
         assert_eq!(read_flow(&jar, NOW + FLOW_TTL_SECS), None);
