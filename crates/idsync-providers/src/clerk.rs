@@ -6,9 +6,10 @@
 
 use chrono::DateTime;
 use idsync_core::{Change, Profile, Secret, Version};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::provider::{envelope, opt_str, user_id};
+use crate::manage::{NewUser, UserUpdate, split_name, user_path};
+use crate::provider::{ProviderApi, envelope, opt_str, user_id};
 use crate::svix::WebhookMeta;
 use crate::{ApiError, DecodeError, Decoded, Page, RetryPolicy, http_client};
 
@@ -16,7 +17,7 @@ pub const DEFAULT_API_URL: &str = "https://api.clerk.com";
 /// Clerk's largest page.
 pub const PAGE_SIZE: u64 = 500;
 
-pub fn decode_webhook(meta: &WebhookMeta, body: &[u8]) -> Result<Decoded, DecodeError> {
+fn decode(meta: &WebhookMeta, body: &[u8]) -> Result<Decoded, DecodeError> {
     let (event_type, value) = envelope(body)?;
     let data = value
         .get("data")
@@ -101,10 +102,30 @@ impl Client {
         }
     }
 
+    /// A management call on `/v1/users{suffix}`.
+    pub(crate) async fn send_json(
+        &self,
+        method: reqwest::Method,
+        suffix: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ApiError> {
+        let url = format!("{}/users{suffix}", self.base);
+        http_client::call_json(&self.retry, method, &url, body.as_ref(), |m, u| {
+            self.http.request(m, u).bearer_auth(self.key.expose())
+        })
+        .await
+    }
+}
+
+impl ProviderApi for Client {
+    fn decode_webhook(meta: &WebhookMeta, body: &[u8]) -> Result<Decoded, DecodeError> {
+        decode(meta, body)
+    }
+
     /// One page, oldest first, so users created during a backfill land on
     /// later pages instead of shifting earlier offsets. The cursor is the
     /// offset of the page.
-    pub async fn list_page(&self, cursor: Option<&Value>) -> Result<Page, ApiError> {
+    async fn list_page(&self, cursor: Option<&Value>) -> Result<Page, ApiError> {
         let offset = cursor.and_then(Value::as_u64).unwrap_or(0);
         let url = format!("{}/users", self.base);
         let query = [
@@ -136,21 +157,7 @@ impl Client {
         Ok(Page { changes, next })
     }
 
-    /// A management call on `/v1/users{suffix}`.
-    pub(crate) async fn send_json(
-        &self,
-        method: reqwest::Method,
-        suffix: &str,
-        body: Option<Value>,
-    ) -> Result<Value, ApiError> {
-        let url = format!("{}/users{suffix}", self.base);
-        http_client::call_json(&self.retry, method, &url, body.as_ref(), |m, u| {
-            self.http.request(m, u).bearer_auth(self.key.expose())
-        })
-        .await
-    }
-
-    pub async fn count(&self) -> Result<u64, ApiError> {
+    async fn total_users(&self) -> Result<Option<u64>, ApiError> {
         let url = format!("{}/users/count", self.base);
         let resp = http_client::send(&self.retry, &url, || {
             self.http.get(&url).bearer_auth(self.key.expose())
@@ -160,7 +167,46 @@ impl Client {
             .await?
             .get("total_count")
             .and_then(Value::as_u64)
+            .map(Some)
             .ok_or_else(|| ApiError::Body("no total_count".to_owned()))
+    }
+
+    async fn create_user(&self, user: &NewUser) -> Result<Value, ApiError> {
+        let (first, last) = user.name.as_deref().map(split_name).unwrap_or(("", None));
+        let mut body = json!({ "email_address": [user.email] });
+        if !first.is_empty() {
+            body["first_name"] = json!(first);
+        }
+        if let Some(last) = last {
+            body["last_name"] = json!(last);
+        }
+        match &user.password {
+            Some(p) => body["password"] = json!(p),
+            None => body["skip_password_requirement"] = json!(true),
+        }
+        self.send_json(reqwest::Method::POST, "", Some(body)).await
+    }
+
+    async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<Value, ApiError> {
+        if update.email.is_some() {
+            return Err(ApiError::Unsupported(
+                "Clerk changes email addresses through its email address endpoints; change it in the Clerk dashboard",
+            ));
+        }
+        let mut body = json!({});
+        if let Some(n) = &update.name {
+            let (first, last) = split_name(n);
+            body["first_name"] = json!(first);
+            body["last_name"] = json!(last);
+        }
+        self.send_json(reqwest::Method::PATCH, &user_path(id)?, Some(body))
+            .await
+    }
+
+    async fn delete_user(&self, id: &str) -> Result<(), ApiError> {
+        self.send_json(reqwest::Method::DELETE, &user_path(id)?, None)
+            .await?;
+        Ok(())
     }
 }
 
@@ -207,7 +253,7 @@ mod tests {
                 "event_attributes": {"http_request": {"client_ip": "0.0.0.0", "user_agent": "Mozilla"}}
             });
             let Decoded::Change { event_type, change } =
-                decode_webhook(&meta(), body.to_string().as_bytes()).unwrap()
+                decode(&meta(), body.to_string().as_bytes()).unwrap()
             else {
                 panic!()
             };
@@ -229,8 +275,7 @@ mod tests {
             "data": {"deleted": true, "id": "user_29wBMCtzATuFJut8jO2VNTVekS4", "object": "user"},
             "object": "event", "type": "user.deleted", "timestamp": 1_661_861_640_000_i64, "instance_id": "ins_1"
         });
-        let Decoded::Change { change, .. } =
-            decode_webhook(&meta(), body.to_string().as_bytes()).unwrap()
+        let Decoded::Change { change, .. } = decode(&meta(), body.to_string().as_bytes()).unwrap()
         else {
             panic!()
         };
@@ -250,12 +295,12 @@ mod tests {
     fn ignores_sessions_and_rejects_missing_id() {
         let s = json!({"type": "session.created", "object": "event", "data": {"id": "sess_1"}});
         assert!(matches!(
-            decode_webhook(&meta(), s.to_string().as_bytes()).unwrap(),
+            decode(&meta(), s.to_string().as_bytes()).unwrap(),
             Decoded::Ignored { .. }
         ));
         let no_id = json!({"type": "user.deleted", "object": "event", "timestamp": 1, "data": {"deleted": true}});
         assert_eq!(
-            decode_webhook(&meta(), no_id.to_string().as_bytes()),
+            decode(&meta(), no_id.to_string().as_bytes()),
             Err(DecodeError::MissingUserId)
         );
     }

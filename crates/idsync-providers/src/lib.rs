@@ -1,9 +1,11 @@
 //! Provider adapters: bytes in, [`Change`](idsync_core::Change)s out.
 //!
 //! - [`svix`]: signature verification shared by Stack Auth and Clerk.
-//! - [`stack_auth`], [`clerk`]: decode each provider's webhook events and
-//!   user objects; list users through its API.
-//! - [`http_client`]: rate-limit and retry handling common to list APIs.
+//! - [`ProviderApi`]: what idsync asks of a provider; [`stack_auth`] and
+//!   [`clerk`] implement it (decode webhook events and user objects, list
+//!   and manage users through the provider's API), and [`Provider`] holds
+//!   the configured one.
+//! - `http_client`: rate-limit and retry handling common to list APIs.
 //!
 //! Adapters know nothing of SQL; the applier knows nothing of providers.
 
@@ -15,4 +17,6 @@ pub mod stack_auth;
 pub mod svix;
 
 pub use http_client::{ApiError, RetryPolicy};
-pub use provider::{DecodeError, Decoded, Page, Provider, ProviderKind, UnknownProvider};
+pub use provider::{
+    DecodeError, Decoded, Page, Provider, ProviderApi, ProviderKind, UnknownProvider,
+};

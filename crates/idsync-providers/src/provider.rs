@@ -1,5 +1,7 @@
 use idsync_core::{Change, Secret};
+use serde_json::Value;
 
+use crate::manage::{NewUser, UserUpdate};
 use crate::svix::WebhookMeta;
 use crate::{ApiError, RetryPolicy, clerk, stack_auth};
 
@@ -44,10 +46,53 @@ impl ProviderKind {
     /// Decodes a verified webhook body.
     pub fn decode_webhook(self, meta: &WebhookMeta, body: &[u8]) -> Result<Decoded, DecodeError> {
         match self {
-            Self::StackAuth => stack_auth::decode_webhook(meta, body),
-            Self::Clerk => clerk::decode_webhook(meta, body),
+            Self::StackAuth => stack_auth::Client::decode_webhook(meta, body),
+            Self::Clerk => clerk::Client::decode_webhook(meta, body),
         }
     }
+}
+
+/// What idsync asks of a provider: decode its webhooks, list its users,
+/// manage them. Each provider module implements it on its API client; a new
+/// provider is one more module and one more [`Provider`] variant.
+pub trait ProviderApi: Send + Sync {
+    /// Decodes a webhook body whose signature has been verified.
+    fn decode_webhook(meta: &WebhookMeta, body: &[u8]) -> Result<Decoded, DecodeError>
+    where
+        Self: Sized;
+
+    /// Fetches the page at `cursor` (`None` = the first page).
+    fn list_page(
+        &self,
+        cursor: Option<&Value>,
+    ) -> impl Future<Output = Result<Page, ApiError>> + Send;
+
+    /// The number of users, when the provider can tell it cheaply.
+    fn total_users(&self) -> impl Future<Output = Result<Option<u64>, ApiError>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Creates a user; returns the provider's user object.
+    fn create_user(&self, user: &NewUser) -> impl Future<Output = Result<Value, ApiError>> + Send;
+
+    /// Changes a user's name or email; returns the provider's user object.
+    fn update_user(
+        &self,
+        id: &str,
+        update: &UserUpdate,
+    ) -> impl Future<Output = Result<Value, ApiError>> + Send;
+
+    fn delete_user(&self, id: &str) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+/// Calls the same [`ProviderApi`] method on whichever client `provider` holds.
+macro_rules! each_client {
+    ($provider:expr, $client:ident => $call:expr) => {
+        match $provider {
+            Provider::StackAuth($client) => $call,
+            Provider::Clerk($client) => $call,
+        }
+    };
 }
 
 /// What a webhook body means for the users table.
@@ -110,19 +155,27 @@ impl Provider {
     }
 
     /// Fetches the page at `cursor` (`None` = the first page).
-    pub async fn list_page(&self, cursor: Option<&serde_json::Value>) -> Result<Page, ApiError> {
-        match self {
-            Self::StackAuth(c) => c.list_page(cursor).await,
-            Self::Clerk(c) => c.list_page(cursor).await,
-        }
+    pub async fn list_page(&self, cursor: Option<&Value>) -> Result<Page, ApiError> {
+        each_client!(self, c => c.list_page(cursor).await)
     }
 
     /// The number of users, when the provider can tell it cheaply.
     pub async fn total_users(&self) -> Result<Option<u64>, ApiError> {
-        match self {
-            Self::StackAuth(_) => Ok(None),
-            Self::Clerk(c) => c.count().await.map(Some),
-        }
+        each_client!(self, c => c.total_users().await)
+    }
+
+    /// Creates a user; returns the provider's user object. idsync never
+    /// writes the table here: the change comes back through sync.
+    pub async fn create_user(&self, user: &NewUser) -> Result<Value, ApiError> {
+        each_client!(self, c => c.create_user(user).await)
+    }
+
+    pub async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<Value, ApiError> {
+        each_client!(self, c => c.update_user(id, update).await)
+    }
+
+    pub async fn delete_user(&self, id: &str) -> Result<(), ApiError> {
+        each_client!(self, c => c.delete_user(id).await)
     }
 }
 

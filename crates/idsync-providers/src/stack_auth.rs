@@ -7,9 +7,10 @@
 
 use chrono::DateTime;
 use idsync_core::{Change, Profile, Secret, Version};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::provider::{envelope, opt_str, user_id};
+use crate::manage::{NewUser, UserUpdate, user_path};
+use crate::provider::{ProviderApi, envelope, opt_str, user_id};
 use crate::svix::WebhookMeta;
 use crate::{ApiError, DecodeError, Decoded, Page, RetryPolicy, http_client};
 
@@ -17,7 +18,7 @@ pub const DEFAULT_API_URL: &str = "https://api.stack-auth.com";
 /// Users per list request.
 pub const PAGE_SIZE: u32 = 200;
 
-pub fn decode_webhook(meta: &WebhookMeta, body: &[u8]) -> Result<Decoded, DecodeError> {
+fn decode(meta: &WebhookMeta, body: &[u8]) -> Result<Decoded, DecodeError> {
     let (event_type, value) = envelope(body)?;
     let data = value
         .get("data")
@@ -68,40 +69,6 @@ impl Client {
             key,
             retry,
         }
-    }
-
-    /// One page in sign-up order, anonymous users included.
-    ///
-    /// Stack Auth's cursor is inclusive: the id of the next page's first
-    /// user. If that user is deleted before the page is read, Stack Auth
-    /// answers an empty last page, which would end a listing early. So the
-    /// cursor also remembers the last user already read (`after`), and an
-    /// empty page is retried from there, skipping that user.
-    pub async fn list_page(&self, cursor: Option<&Value>) -> Result<Page, ApiError> {
-        let next = cursor.and_then(|c| c.get("next")).and_then(Value::as_str);
-        let after = cursor.and_then(|c| c.get("after")).and_then(Value::as_str);
-        let (mut items, mut next_cursor, mut fetched) = self.fetch(next).await?;
-        if items.is_empty()
-            && next.is_some()
-            && let Some(after) = after
-        {
-            tracing::info!("cursor user vanished; listing again from the last user read");
-            let (again, cursor, at) = self.fetch(Some(after)).await?;
-            items = again
-                .into_iter()
-                .skip_while(|u| u.get("id").and_then(Value::as_str) == Some(after))
-                .collect();
-            next_cursor = cursor;
-            fetched = at;
-        }
-        let changes = items
-            .iter()
-            .map(|u| profile(u).map(|p| Change::upsert(p, fetched)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ApiError::Body(e.to_string()))?;
-        let last = changes.last().map(|c| c.user_id.to_string());
-        let next = next_cursor.map(|n| serde_json::json!({ "next": n, "after": last }));
-        Ok(Page { changes, next })
     }
 
     /// A request to `url` with server access.
@@ -164,6 +131,76 @@ impl Client {
     }
 }
 
+impl ProviderApi for Client {
+    fn decode_webhook(meta: &WebhookMeta, body: &[u8]) -> Result<Decoded, DecodeError> {
+        decode(meta, body)
+    }
+
+    /// One page in sign-up order, anonymous users included.
+    ///
+    /// Stack Auth's cursor is inclusive: the id of the next page's first
+    /// user. If that user is deleted before the page is read, Stack Auth
+    /// answers an empty last page, which would end a listing early. So the
+    /// cursor also remembers the last user already read (`after`), and an
+    /// empty page is retried from there, skipping that user.
+    async fn list_page(&self, cursor: Option<&Value>) -> Result<Page, ApiError> {
+        let next = cursor.and_then(|c| c.get("next")).and_then(Value::as_str);
+        let after = cursor.and_then(|c| c.get("after")).and_then(Value::as_str);
+        let (mut items, mut next_cursor, mut fetched) = self.fetch(next).await?;
+        if items.is_empty()
+            && next.is_some()
+            && let Some(after) = after
+        {
+            tracing::info!("cursor user vanished; listing again from the last user read");
+            let (again, cursor, at) = self.fetch(Some(after)).await?;
+            items = again
+                .into_iter()
+                .skip_while(|u| u.get("id").and_then(Value::as_str) == Some(after))
+                .collect();
+            next_cursor = cursor;
+            fetched = at;
+        }
+        let changes = items
+            .iter()
+            .map(|u| profile(u).map(|p| Change::upsert(p, fetched)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ApiError::Body(e.to_string()))?;
+        let last = changes.last().map(|c| c.user_id.to_string());
+        let next = next_cursor.map(|n| serde_json::json!({ "next": n, "after": last }));
+        Ok(Page { changes, next })
+    }
+
+    async fn create_user(&self, user: &NewUser) -> Result<Value, ApiError> {
+        let mut body = json!({
+            "primary_email": user.email,
+            "primary_email_auth_enabled": true,
+            "display_name": user.name,
+        });
+        if let Some(p) = &user.password {
+            body["password"] = json!(p);
+        }
+        self.send_json(reqwest::Method::POST, "", Some(body)).await
+    }
+
+    async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<Value, ApiError> {
+        let mut body = json!({});
+        if let Some(n) = &update.name {
+            body["display_name"] = json!(n);
+        }
+        if let Some(e) = &update.email {
+            body["primary_email"] = json!(e);
+        }
+        self.send_json(reqwest::Method::PATCH, &user_path(id)?, Some(body))
+            .await
+    }
+
+    async fn delete_user(&self, id: &str) -> Result<(), ApiError> {
+        self.send_json(reqwest::Method::DELETE, &user_path(id)?, None)
+            .await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,7 +238,7 @@ mod tests {
                 "oauth_providers": []
             }
         });
-        let decoded = decode_webhook(&meta(), body.to_string().as_bytes()).unwrap();
+        let decoded = decode(&meta(), body.to_string().as_bytes()).unwrap();
         let Decoded::Change { event_type, change } = decoded else {
             panic!("ignored")
         };
@@ -223,8 +260,7 @@ mod tests {
     #[test]
     fn decodes_user_updated_with_missing_name_and_email() {
         let body = json!({"type": "user.updated", "data": {"id": "u1", "display_name": null, "primary_email": null, "is_anonymous": true}});
-        let Decoded::Change { change, .. } =
-            decode_webhook(&meta(), body.to_string().as_bytes()).unwrap()
+        let Decoded::Change { change, .. } = decode(&meta(), body.to_string().as_bytes()).unwrap()
         else {
             panic!()
         };
@@ -237,8 +273,7 @@ mod tests {
     #[test]
     fn decodes_user_deleted() {
         let body = json!({"type": "user.deleted", "data": {"id": "u1", "teams": [{"id": "t1"}]}});
-        let Decoded::Change { change, .. } =
-            decode_webhook(&meta(), body.to_string().as_bytes()).unwrap()
+        let Decoded::Change { change, .. } = decode(&meta(), body.to_string().as_bytes()).unwrap()
         else {
             panic!()
         };
@@ -250,21 +285,21 @@ mod tests {
     fn ignores_other_events_and_rejects_bad_bodies() {
         let team = json!({"type": "team.created", "data": {"id": "t1"}});
         assert!(matches!(
-            decode_webhook(&meta(), team.to_string().as_bytes()).unwrap(),
+            decode(&meta(), team.to_string().as_bytes()).unwrap(),
             Decoded::Ignored { .. }
         ));
         assert!(matches!(
-            decode_webhook(&meta(), b"{not json"),
+            decode(&meta(), b"{not json"),
             Err(DecodeError::Json(_))
         ));
         let no_id = json!({"type": "user.updated", "data": {"display_name": "x"}});
         assert_eq!(
-            decode_webhook(&meta(), no_id.to_string().as_bytes()),
+            decode(&meta(), no_id.to_string().as_bytes()),
             Err(DecodeError::MissingUserId)
         );
         let no_data = json!({"type": "user.deleted"});
         assert_eq!(
-            decode_webhook(&meta(), no_data.to_string().as_bytes()),
+            decode(&meta(), no_data.to_string().as_bytes()),
             Err(DecodeError::NotAnObject)
         );
     }
