@@ -57,7 +57,7 @@ const browser = await chromium.launch({
 });
 
 const context = await browser.newContext();
-context.setDefaultTimeout(15_000);
+context.setDefaultTimeout(30_000);
 const page = await context.newPage();
 try {
 

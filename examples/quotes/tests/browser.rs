@@ -235,7 +235,7 @@ async fn guide_flow_in_chromium_against_oidc_provider() {
     let artifacts = workspace_root().join("test-artifacts");
     let browser_started = Instant::now();
     let out = tokio::time::timeout(
-        Duration::from_secs(120),
+        Duration::from_secs(240),
         Command::new("node")
             .arg(e2e_dir().join("flow.mjs"))
             .env("APP_URL", &app_url)

@@ -65,7 +65,7 @@ async fn operator_logs_in_finds_creates_and_deletes_a_user_in_chromium() {
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output();
-    let out = tokio::time::timeout(Duration::from_secs(75), run)
+    let out = tokio::time::timeout(Duration::from_secs(180), run)
         .await
         .expect("the browser flow timed out")
         .expect("run node");

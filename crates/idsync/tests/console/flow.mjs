@@ -49,7 +49,7 @@ const browser = await chromium.launch({
   ],
 });
 const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-page.setDefaultTimeout(15_000);
+page.setDefaultTimeout(30_000);
 
 // Any CSP violation or script error would show up here: the console must
 // work without inline styles or scripts.
@@ -64,7 +64,7 @@ const shot = (name) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), f
 
 // Reloads `url` until `ready()` holds, for changes that arrive by webhook.
 const reloadUntil = async (url, ready, what) => {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     await page.goto(url);
     if (await ready()) return;
