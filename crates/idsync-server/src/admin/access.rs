@@ -28,13 +28,22 @@ pub struct AdminAccess {
 
 impl AdminAccess {
     pub fn new(token: Secret) -> Self {
-        // 64 bytes of key material: signing and encryption halves.
-        let digest = Sha512::digest(format!("idsync console session key:{}", token.expose()));
-        let cookie_key = Key::from(&digest);
         Self {
+            cookie_key: session_key(&token, ""),
             token,
-            cookie_key,
             generated: false,
+        }
+    }
+
+    /// The same credential, with sessions bound to `scope`: a session
+    /// issued under another scope is not accepted. Serve binds sessions to
+    /// the console's OpenID Connect allow-lists, so changing who is an
+    /// admin signs everyone out instead of leaving removed admins signed in.
+    pub fn scoped(&self, scope: &str) -> Self {
+        Self {
+            token: self.token.clone(),
+            cookie_key: session_key(&self.token, scope),
+            generated: self.generated,
         }
     }
 
@@ -66,6 +75,21 @@ impl AdminAccess {
         let b = Sha256::digest(self.token.expose().as_bytes());
         a.ct_eq(&b).into()
     }
+}
+
+/// 64 bytes of key material (signing and encryption halves) from the token
+/// and the scope.
+fn session_key(token: &Secret, scope: &str) -> Key {
+    let mut hasher = Sha512::new();
+    hasher.update(b"idsync console session key:");
+    hasher.update(token.expose().as_bytes());
+    if !scope.is_empty() {
+        // Length-prefixed, so no token/scope pair reads as another.
+        hasher.update(b"\0scope:");
+        hasher.update((scope.len() as u64).to_be_bytes());
+        hasher.update(scope.as_bytes());
+    }
+    Key::from(&hasher.finalize())
 }
 
 /// Proof that the request carries the admin bearer token.
@@ -108,6 +132,22 @@ mod tests {
         assert!(!a.accepts("s3cret-toke"));
         assert!(!a.accepts(""));
         assert!(!a.accepts("s3cret-token "));
+    }
+
+    #[test]
+    fn scoped_sessions_have_their_own_key() {
+        let a = AdminAccess::new(Secret::new("s3cret-token"));
+        let same = AdminAccess::new(Secret::new("s3cret-token"));
+        assert_eq!(a.cookie_key().master(), same.cookie_key().master());
+        let one = a.scoped("emails:ada@example.com");
+        let other = a.scoped("emails:bob@example.com");
+        assert_ne!(one.cookie_key().master(), a.cookie_key().master());
+        assert_ne!(one.cookie_key().master(), other.cookie_key().master());
+        assert_eq!(
+            one.cookie_key().master(),
+            a.scoped("emails:ada@example.com").cookie_key().master()
+        );
+        assert!(one.accepts("s3cret-token"), "the token itself is unchanged");
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! The admin JSON API does not take these sessions: it stays bearer-token
 //! only.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use axum::Router;
@@ -64,6 +64,36 @@ pub struct AdminOidcConfig {
     pub name: String,
 }
 
+impl AdminOidcConfig {
+    /// The allowed emails, trimmed and lowercased.
+    fn emails(&self) -> BTreeSet<String> {
+        self.allowed_emails
+            .iter()
+            .map(|e| e.trim().to_lowercase())
+            .filter(|e| !e.is_empty())
+            .collect()
+    }
+
+    fn groups(&self) -> BTreeSet<String> {
+        self.allowed_groups
+            .iter()
+            .map(|g| g.trim().to_owned())
+            .filter(|g| !g.is_empty())
+            .collect()
+    }
+
+    /// Who is admitted, in one canonical string: `serve` binds console
+    /// sessions to it (see [`AdminAccess::scoped`]).
+    pub fn admission_scope(&self) -> String {
+        serde_json::json!({
+            "issuer": self.issuer,
+            "emails": self.emails(),
+            "groups": self.groups(),
+        })
+        .to_string()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AdminOidcError {
     #[error(
@@ -83,8 +113,8 @@ pub struct AdminOidc {
     name: String,
     issuer_origin: String,
     /// Lowercased.
-    emails: HashSet<String>,
-    groups: HashSet<String>,
+    emails: BTreeSet<String>,
+    groups: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for AdminOidc {
@@ -115,18 +145,7 @@ impl AdminOidc {
         public_url: &str,
         admin: &AdminAccess,
     ) -> Result<Self, AdminOidcError> {
-        let emails: HashSet<String> = config
-            .allowed_emails
-            .iter()
-            .map(|e| e.trim().to_lowercase())
-            .filter(|e| !e.is_empty())
-            .collect();
-        let groups: HashSet<String> = config
-            .allowed_groups
-            .iter()
-            .map(|g| g.trim().to_owned())
-            .filter(|g| !g.is_empty())
-            .collect();
+        let (emails, groups) = (config.emails(), config.groups());
         if emails.is_empty() && groups.is_empty() {
             return Err(AdminOidcError::NoAllowList);
         }

@@ -67,6 +67,10 @@ pub fn build_state(pool: &PgPool, config: &Config) -> Result<AppState> {
         state = state.with_admin(AdminAccess::new(token.clone()));
     }
     if let Some(sso) = &config.admin_oidc {
+        // Console sessions are bound to who is admitted: changing the
+        // allow-lists signs everyone out.
+        let scoped = state.admin.scoped(&sso.admission_scope());
+        state = state.with_admin(scoped);
         // After the admin token: the login layer's cookie key derives from it.
         let oidc = AdminOidc::new(sso.clone(), &state.public_url, &state.admin)
             .context("cannot set up console sign-in through OpenID Connect")?;

@@ -198,6 +198,40 @@ async fn an_allowed_email_gets_a_console_session() {
 }
 
 #[tokio::test]
+async fn changing_the_allow_lists_ends_console_sessions() {
+    let db = postgres().await;
+    let op = MockOp::start().await;
+    let token = [("IDSYNC_ADMIN_TOKEN", ADMIN_TOKEN.to_owned())];
+    let only_ada = admin_oidc_toml(&op, "allowed_emails = [\"ada@example.com\"]\n");
+    let first = serve(&db.url, &only_ada, &token).await;
+    let mut browser = Browser::new(&first);
+    op.sign_in_as(ada());
+    assert_eq!(browser.sign_in().await.status(), StatusCode::OK);
+    assert_eq!(browser.get("/").await.status(), StatusCode::OK);
+
+    // Another replica, or a restart, with the same settings and token
+    // accepts the session...
+    let same = serve(&db.url, &only_ada, &token).await;
+    browser.base = same.base.clone();
+    assert_eq!(browser.get("/").await.status(), StatusCode::OK);
+
+    // ...one with other allow-lists does not: the admin signs in again.
+    let changed = serve(
+        &db.url,
+        &admin_oidc_toml(
+            &op,
+            "allowed_emails = [\"ada@example.com\"]\nallowed_groups = [\"ops\"]\n",
+        ),
+        &token,
+    )
+    .await;
+    browser.base = changed.base.clone();
+    assert_eq!(location(&browser.get("/").await), "/login");
+    assert_eq!(browser.sign_in().await.status(), StatusCode::OK);
+    assert_eq!(browser.get("/").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn others_get_403_and_no_console_session() {
     let db = postgres().await;
     let op = MockOp::start().await;
