@@ -204,7 +204,6 @@ impl ProviderApi for Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn meta() -> WebhookMeta {
         WebhookMeta {

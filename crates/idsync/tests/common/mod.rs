@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use idsync_emulator::{
-    Emulator, EmulatorConfig, ProviderKind, WebhookEvent, WebhookSender, WebhookTarget,
+    Emulator, EmulatorConfig, ProviderKind, RateLimit, WebhookEvent, WebhookSender, WebhookTarget,
 };
 use idsync_pg::{PgOptions, PgServer};
 use sqlx::PgPool;
@@ -39,9 +39,24 @@ pub async fn postgres() -> TestDb {
 }
 
 pub async fn emulator(kind: ProviderKind, users: usize) -> Emulator {
+    start_emulator(kind, users, None).await
+}
+
+/// An emulator admitting one request a second and answering `429` with
+/// `Retry-After` beyond that: listing takes about a second a page.
+pub async fn slow_emulator(kind: ProviderKind, users: usize) -> Emulator {
+    let limit = RateLimit {
+        requests: 1,
+        per: Duration::from_secs(1),
+    };
+    start_emulator(kind, users, Some(limit)).await
+}
+
+async fn start_emulator(kind: ProviderKind, users: usize, limit: Option<RateLimit>) -> Emulator {
     let mut config = EmulatorConfig::new(kind);
     config.seed_users = users;
     config.rng_seed = 7;
+    config.rate_limit = limit;
     Emulator::start(config, "127.0.0.1:0".parse().unwrap())
         .await
         .expect("start emulator")

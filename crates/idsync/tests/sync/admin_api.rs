@@ -2,9 +2,8 @@
 //! jobs on demand, user management through the provider, health, metrics.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind, RateLimit, WebhookTarget};
+use idsync_emulator::{ProviderKind, WebhookTarget};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -346,15 +345,8 @@ async fn users_created_and_deleted_through_the_api_arrive_through_sync() {
 #[tokio::test]
 async fn health_jobs_on_demand_and_a_failing_connection() {
     let db = postgres().await;
-    let mut c = EmulatorConfig::new(ProviderKind::StackAuth);
-    c.seed_users = 2000; // 10 pages at one request per second
-    c.rate_limit = Some(RateLimit {
-        requests: 1,
-        per: Duration::from_secs(1),
-    });
-    let slow = Emulator::start(c, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    // 10 pages at one request a second.
+    let slow = slow_emulator(ProviderKind::StackAuth, 2000).await;
     let down = emulator(ProviderKind::Clerk, 3).await;
     let mut other = Conn::new("gone", &down);
     other.table = "gone_users";

@@ -1,8 +1,6 @@
 //! Backfill through the provider list APIs, as `idsync backfill` runs it.
 
-use std::time::Duration;
-
-use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind, RateLimit};
+use idsync_emulator::ProviderKind;
 
 use crate::common::*;
 
@@ -105,17 +103,9 @@ async fn interrupted_backfill_resumes_without_duplicates_or_gaps() {
 #[tokio::test]
 async fn rate_limited_backfill_still_completes() {
     let db = postgres().await;
-    let mut config_ = EmulatorConfig::new(ProviderKind::Clerk);
-    config_.seed_users = 3_000; // 6 pages of 500
-    // One request a second: the list request right after the count is
-    // refused however slowly the machine runs.
-    config_.rate_limit = Some(RateLimit {
-        requests: 1,
-        per: Duration::from_secs(1),
-    });
-    let emu = Emulator::start(config_, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    // 6 pages of 500 at one request a second: the list request right
+    // after the count is refused however slowly the machine runs.
+    let emu = slow_emulator(ProviderKind::Clerk, 3_000).await;
     let cfg = config(&db.url, &[Conn::new("main", &emu)]);
     let out = cli(&cfg.path(), &["backfill"]).await;
     assert!(

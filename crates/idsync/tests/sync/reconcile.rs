@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind, RateLimit, WebhookEvent};
+use idsync_emulator::{ProviderKind, WebhookEvent};
 use serde_json::json;
 
 use crate::common::*;
@@ -76,15 +76,8 @@ fn event_for_unlisted_user(id: &str) -> WebhookEvent {
 #[tokio::test]
 async fn reconcile_does_not_delete_a_user_created_during_the_pass() {
     let db = postgres().await;
-    let mut c = EmulatorConfig::new(ProviderKind::StackAuth);
-    c.seed_users = 1_000; // 5 pages at 2 requests per second: a pass of a few seconds
-    c.rate_limit = Some(RateLimit {
-        requests: 2,
-        per: Duration::from_secs(1),
-    });
-    let emu = Emulator::start(c, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    // 5 pages at one request a second: a pass of several seconds.
+    let emu = slow_emulator(ProviderKind::StackAuth, 1_000).await;
     let cfg = config(&db.url, &[Conn::new("main", &emu)]);
     let server = serve(&cfg).await;
     // serve backfills on its own; wait for it.

@@ -1,9 +1,7 @@
 //! Several idsync processes on one database.
 
-use std::time::Duration;
-
 use futures::StreamExt;
-use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind, RateLimit};
+use idsync_emulator::ProviderKind;
 
 use crate::common::*;
 
@@ -55,15 +53,8 @@ async fn two_servers_share_the_webhook_load_and_converge() {
 #[tokio::test]
 async fn reconcile_runs_on_one_process_at_a_time() {
     let db = postgres().await;
-    let mut c = EmulatorConfig::new(ProviderKind::StackAuth);
-    c.seed_users = 1_000;
-    c.rate_limit = Some(RateLimit {
-        requests: 2,
-        per: Duration::from_secs(1),
-    });
-    let emu = Emulator::start(c, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    // 5 pages at one request a second: a pass of several seconds.
+    let emu = slow_emulator(ProviderKind::StackAuth, 1_000).await;
     let cfg = config(&db.url, &[Conn::new("main", &emu)]);
     assert!(cli(&cfg.path(), &["migrate"]).await.status.success());
     let path = cfg.path();
