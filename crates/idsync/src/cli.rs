@@ -13,6 +13,10 @@ pub struct Cli {
     /// environment configures everything].
     #[arg(long, global = true, env = "IDSYNC_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Log format on stderr: `text` (colored on a terminal) or `json` (one
+    /// object a line, for log collectors).
+    #[arg(long, global = true, env = "IDSYNC_LOG_FORMAT", default_value = "text")]
+    pub log_format: crate::telemetry::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -49,10 +53,11 @@ pub enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::telemetry::init(match cli.command {
+    let default_level = match cli.command {
         Command::Status { .. } => "warn",
         _ => "info,sqlx=warn,tower_http=info",
-    });
+    };
+    crate::telemetry::init(default_level, cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

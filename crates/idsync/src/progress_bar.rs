@@ -1,13 +1,16 @@
 //! Job progress for the terminal: a bar (or spinner, when the provider
-//! cannot tell the total) on a TTY, plain lines otherwise.
+//! cannot tell the total) on a TTY, plain lines otherwise, and log events
+//! when logs are JSON (so stderr stays one JSON object a line).
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use idsync_store::runs::RunCounts;
-use idsync_sync::Progress;
+use idsync_sync::{LogProgress, Progress};
 use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::telemetry::LogFormat;
 
 pub enum CliProgress {
     Bar(ProgressBar),
@@ -15,11 +18,14 @@ pub enum CliProgress {
         connection: String,
         last: Mutex<Instant>,
     },
+    Log(LogProgress),
 }
 
 impl CliProgress {
-    pub fn new(connection: &str) -> Self {
-        if std::io::stderr().is_terminal() {
+    pub fn new(connection: &str, format: LogFormat) -> Self {
+        if format == LogFormat::Json {
+            Self::Log(LogProgress::new(connection))
+        } else if std::io::stderr().is_terminal() {
             Self::Bar(ProgressBar::hidden())
         } else {
             Self::Lines {
@@ -69,6 +75,7 @@ impl Progress for CliProgress {
                 let total = total.map(|t| format!(" of {t} users")).unwrap_or_default();
                 eprintln!("{connection}: {job} started{total}{resumed}");
             }
+            Self::Log(log) => log.started(job, total, resumed),
         }
     }
 
@@ -88,6 +95,7 @@ impl Progress for CliProgress {
                     eprintln!("{connection}: {}", summary(so_far));
                 }
             }
+            Self::Log(log) => log.page(so_far),
         }
     }
 
@@ -96,6 +104,7 @@ impl Progress for CliProgress {
             // The command prints the summary itself.
             Self::Bar(bar) => bar.finish_and_clear(),
             Self::Lines { connection, .. } => eprintln!("{connection}: done, {}", summary(counts)),
+            Self::Log(log) => log.finished(counts),
         }
     }
 }

@@ -21,6 +21,7 @@ use idsync_sync::JobTarget;
 use crate::config::{Config, ConnectionConfig, Credentials, DEFAULT_SCHEMA, DEFAULT_TABLE};
 use crate::progress_bar::CliProgress;
 use crate::runtime;
+use crate::telemetry::LogFormat;
 
 const CONNECTION: &str = "stack";
 
@@ -43,7 +44,7 @@ pub struct DevArgs {
     pub pg_port: u16,
 }
 
-pub async fn run(args: &DevArgs) -> Result<ExitCode> {
+pub async fn run(args: &DevArgs, logs: LogFormat) -> Result<ExitCode> {
     let changes_every = crate::config::parse_interval(&args.changes_every)
         .map_err(|e| anyhow::anyhow!("--changes-every: {e}"))?;
     let (database_url, _pg) = match std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
@@ -104,7 +105,7 @@ pub async fn run(args: &DevArgs) -> Result<ExitCode> {
         table: &tables[0],
         provider: &provider,
     };
-    let progress = CliProgress::new(CONNECTION);
+    let progress = CliProgress::new(CONNECTION, logs);
     // A table left by an earlier run mirrors that run's emulated users:
     // reconcile it to this run's.
     let report = if idsync_store::runs::has_completed_backfill(&pool, CONNECTION).await? {

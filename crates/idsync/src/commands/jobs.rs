@@ -7,6 +7,7 @@ use idsync_sync::{JobReport, JobTarget, SyncError};
 use crate::config::Config;
 use crate::progress_bar::CliProgress;
 use crate::runtime;
+use crate::telemetry::LogFormat;
 
 #[derive(Clone, Copy)]
 enum Job {
@@ -14,17 +15,17 @@ enum Job {
     Reconcile,
 }
 
-pub async fn backfill(config: Config, only: Option<&str>) -> Result<ExitCode> {
-    run(config, only, Job::Backfill).await
+pub async fn backfill(config: Config, only: Option<&str>, logs: LogFormat) -> Result<ExitCode> {
+    run(config, only, Job::Backfill, logs).await
 }
 
-pub async fn reconcile(config: Config, only: Option<&str>) -> Result<ExitCode> {
-    run(config, only, Job::Reconcile).await
+pub async fn reconcile(config: Config, only: Option<&str>, logs: LogFormat) -> Result<ExitCode> {
+    run(config, only, Job::Reconcile, logs).await
 }
 
 /// Runs the job on each selected connection in turn; exits non-zero if any
 /// failed, after trying them all.
-async fn run(config: Config, only: Option<&str>, job: Job) -> Result<ExitCode> {
+async fn run(config: Config, only: Option<&str>, job: Job, logs: LogFormat) -> Result<ExitCode> {
     let selected = runtime::select(&config, only)?;
     let pool = runtime::pool(&config).await?;
     let tables: Vec<UsersTable> = config.connections.iter().map(|c| c.table.clone()).collect();
@@ -38,7 +39,7 @@ async fn run(config: Config, only: Option<&str>, job: Job) -> Result<ExitCode> {
             table: &c.table,
             provider: &provider,
         };
-        let progress = CliProgress::new(c.name.as_str());
+        let progress = CliProgress::new(c.name.as_str(), logs);
         let result: Result<JobReport, SyncError> = match job {
             Job::Backfill => idsync_sync::backfill(target, &progress).await,
             Job::Reconcile => idsync_sync::reconcile(target, &progress).await,

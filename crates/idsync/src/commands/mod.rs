@@ -23,10 +23,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Serve => serve::run(load()?).await,
         Command::Migrate => serve::migrate_only(load()?).await,
-        Command::Backfill { connection } => jobs::backfill(load()?, connection.as_deref()).await,
-        Command::Reconcile { connection } => jobs::reconcile(load()?, connection.as_deref()).await,
+        Command::Backfill { connection } => {
+            jobs::backfill(load()?, connection.as_deref(), cli.log_format).await
+        }
+        Command::Reconcile { connection } => {
+            jobs::reconcile(load()?, connection.as_deref(), cli.log_format).await
+        }
         Command::Status { json } => status::run(load()?, *json).await,
-        Command::Dev(args) => dev::run(args).await,
+        Command::Dev(args) => dev::run(args, cli.log_format).await,
         Command::Emulate(args) => emulate::run(args).await,
     }
 }

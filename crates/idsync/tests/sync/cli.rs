@@ -228,3 +228,50 @@ async fn emulate_sends_shuffled_duplicated_webhooks_to_idsync() {
         200
     );
 }
+
+/// `idsync backfill` with these extra arguments, logging at `info`.
+async fn backfill_logs(cfg: &ConfigDir, extra: &[&str]) -> String {
+    let out = tokio::process::Command::new(bin())
+        .arg("--config")
+        .arg(cfg.path())
+        .args(extra)
+        .arg("backfill")
+        .env_remove("DATABASE_URL")
+        .env_remove("IDSYNC_LOG_FORMAT")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[tokio::test]
+async fn logs_are_plain_text_when_redirected_or_json_on_request() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::StackAuth, 5).await;
+    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
+
+    let text = backfill_logs(&cfg, &[]).await;
+    assert!(text.contains("INFO"), "{text}");
+    assert!(!text.contains('\u{1b}'), "escape codes in redirected logs");
+
+    let json = backfill_logs(&cfg, &["--log-format", "json"]).await;
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(!lines.is_empty());
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["fields"].is_object())
+    );
+    // Progress is logged too, instead of plain lines.
+    let finished = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "finished" && l["fields"]["job"] == "backfill")
+        .unwrap_or_else(|| panic!("no progress events in {json}"));
+    assert_eq!(finished["fields"]["seen"], 5);
+}
