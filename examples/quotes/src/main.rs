@@ -1,3 +1,5 @@
+use std::io::IsTerminal;
+
 use clap::Parser;
 use quotes::{Application, Cli, Settings};
 use tracing_subscriber::EnvFilter;
@@ -8,6 +10,8 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
         .init();
     let settings = Settings::from_cli(Cli::parse())?;
     let app = Application::build(settings).await?;
