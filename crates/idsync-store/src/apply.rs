@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use idsync_core::{Change, ChangeKind};
 use sqlx::{PgConnection, Row};
 
-use crate::{StoreError, UsersTable};
+use crate::{StoreError, UsersTable, pg_text};
 
 /// What happened to one change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -137,14 +137,14 @@ pub async fn apply_changes(
         versions.push(change.version.at());
         match &change.kind {
             ChangeKind::Upsert(p) => {
-                raw.push(p.raw_json.clone());
-                names.push(p.name.clone());
-                emails.push(p.email.clone());
+                raw.push(pg_text::json(&p.raw_json));
+                names.push(pg_text::text(&p.name));
+                emails.push(pg_text::text(&p.email));
                 created.push(p.created_at);
                 deleted.push(None);
             }
             ChangeKind::Delete { raw_json } => {
-                raw.push(raw_json.clone());
+                raw.push(pg_text::json(raw_json));
                 names.push(None);
                 emails.push(None);
                 created.push(None);

@@ -15,6 +15,7 @@ mod error;
 pub mod errors;
 pub mod lock;
 pub mod migrate;
+mod pg_text;
 pub mod runs;
 pub mod status;
 mod table;

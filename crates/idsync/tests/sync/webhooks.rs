@@ -307,3 +307,46 @@ async fn stale_update_after_delete_does_not_resurrect() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Postgres text and jsonb cannot hold U+0000; a user who types one into
+/// their profile is stored with U+FFFD instead of failing the batch.
+#[tokio::test]
+async fn a_nul_character_in_a_profile_is_stored_replaced() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Clerk, 0).await;
+    let cfg = config(&db.url, &[Conn::new("clerk", &emu)]);
+    let server = serve(&cfg).await;
+    let user = emu.create_user();
+    let event = emu.take_events().remove(0);
+    let mut body: serde_json::Value = serde_json::from_str(&event.body).unwrap();
+    body["data"]["first_name"] = json!("Ada\u{0}");
+    body["data"]["last_name"] = json!(null);
+    body["data"]["public_metadata"] = json!({"note\u{0}": ["x\u{0}y"]});
+    let body = body.to_string();
+    assert!(body.contains("\\u0000"));
+
+    let resp = reqwest::Client::new()
+        .post(server.webhook_url("clerk"))
+        .headers(signed(
+            &emu.config().webhook_secret,
+            &event.msg_id,
+            chrono::Utc::now().timestamp(),
+            &body,
+        ))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let (name, raw): (Option<String>, serde_json::Value) =
+        sqlx::query_as("SELECT name, raw_json FROM neon_identity.users_sync WHERE id = $1")
+            .bind(user["id"].as_str().unwrap())
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(name.as_deref(), Some("Ada\u{FFFD}"));
+    assert_eq!(
+        raw["public_metadata"],
+        json!({"note\u{FFFD}": ["x\u{FFFD}y"]})
+    );
+}
