@@ -63,9 +63,28 @@ async fn connection_jobs(state: AppState, conn: Arc<ConnectionRuntime>) {
     let Some(every) = conn.reconcile_interval else {
         return;
     };
+    // The schedule is kept in the database, not in this process: a restart
+    // does not postpone the next reconcile by a whole interval (replicas
+    // restarted more often than that would never reconcile), and a pass by
+    // any replica counts for all of them.
     loop {
-        tokio::time::sleep(every).await;
-        report("reconcile", idsync_sync::reconcile(target, &progress).await);
+        let since = match idsync_store::runs::since_last_listing(&state.pool, &name).await {
+            Ok(since) => since.unwrap_or(every),
+            Err(e) => {
+                tracing::warn!(connection = name, error = %e, "could not read the reconcile schedule");
+                tokio::time::sleep(BACKFILL_RETRY).await;
+                continue;
+            }
+        };
+        if since < every {
+            tokio::time::sleep(every - since).await;
+            continue;
+        }
+        if !report("reconcile", idsync_sync::reconcile(target, &progress).await) {
+            // Busy or failed: a failed pass counts as the latest listing, a
+            // busy one (an on-demand backfill) does not, so wait a little.
+            tokio::time::sleep(BACKFILL_RETRY).await;
+        }
     }
 }
 

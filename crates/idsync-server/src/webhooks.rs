@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use idsync_providers::Decoded;
 use idsync_store::applier::{ApplyError, Delivery};
 use serde_json::json;
+use tokio::sync::Semaphore;
 
 use crate::error::HttpError;
 use crate::{AppState, ConnectionRuntime};
@@ -106,17 +107,33 @@ async fn handle(
     }
 }
 
+/// Anyone can send rejected requests; a flood must neither take the pool's
+/// connections from real deliveries nor pile up tasks. So at most
+/// `WRITING` rejections are written at once, at most `PENDING` wait, and
+/// beyond that the record is skipped (the metric still counts it).
+static WRITING: Semaphore = Semaphore::const_new(2);
+static PENDING: Semaphore = Semaphore::const_new(256);
+
 /// Keeps the rejection in the connection's recent errors without delaying
-/// the answer; losing it when the database is down is acceptable.
+/// the answer; losing it when the database is down or under a flood of
+/// bad requests is acceptable.
 fn record_rejection(state: &AppState, connection: &str, e: &HttpError) {
+    let Ok(pending) = PENDING.try_acquire() else {
+        tracing::debug!("rejection not recorded: too many waiting to be");
+        return;
+    };
     let pool = state.pool.clone();
     let connection = connection.to_owned();
     let message = format!("HTTP {}: {}", e.status.as_u16(), e.message);
     tokio::spawn(async move {
+        let Ok(_writing) = WRITING.acquire().await else {
+            return;
+        };
         if let Err(err) =
             idsync_store::errors::record(&pool, &connection, "webhook", &message).await
         {
             tracing::debug!(error = %err, "could not record webhook rejection");
         }
+        drop(pending);
     });
 }

@@ -174,3 +174,25 @@ pub async fn has_completed_backfill(pool: &PgPool, connection: &str) -> Result<b
     .fetch_one(pool)
     .await?)
 }
+
+/// Time since the connection's last full listing, by the database's clock:
+/// the start of its latest reconcile (whichever replica ran it, running or
+/// finished) or the end of a completed backfill. `None` if there was none.
+pub async fn since_last_listing(
+    pool: &PgPool,
+    connection: &str,
+) -> Result<Option<std::time::Duration>, StoreError> {
+    let seconds: Option<f64> = sqlx::query_scalar(
+        "SELECT extract(epoch FROM now() - max(at))::float8 FROM (
+             SELECT started_at AS at FROM idsync.sync_runs
+              WHERE connection = $1 AND kind = 'reconcile'
+             UNION ALL
+             SELECT finished_at FROM idsync.sync_runs
+              WHERE connection = $1 AND kind = 'backfill' AND status = 'completed'
+         ) listings",
+    )
+    .bind(connection)
+    .fetch_one(pool)
+    .await?;
+    Ok(seconds.map(|s| std::time::Duration::from_secs_f64(s.max(0.0))))
+}

@@ -13,5 +13,6 @@ mod db_outage;
 mod migrate;
 mod reconcile;
 mod replicas;
+mod schedule;
 mod signatures;
 mod webhooks;
