@@ -200,12 +200,14 @@ async fn ensure_users_table(
              SELECT 1 FROM pg_index i
                JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
               WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indnatts = 1
+                AND i.indpred IS NULL AND i.indimmediate AND i.indisvalid
                 AND a.attname = 'id')",
     )
     .bind(table.qualified())
     .fetch_one(&mut **tx)
     .await?;
     if !id_is_key {
+        // ON CONFLICT (id) needs a valid, immediate, non-partial unique index.
         problems.push("column id is not the primary key (or a unique key)".to_owned());
     }
     if problems.is_empty() {

@@ -93,3 +93,26 @@ async fn an_incompatible_existing_table_is_refused_and_left_alone() {
     .unwrap();
     assert_eq!(kind, "text", "table untouched");
 }
+
+/// `ON CONFLICT (id)` cannot use a partial unique index: such a table would
+/// pass migrate and then fail every write.
+#[tokio::test]
+async fn a_table_keyed_only_by_a_partial_index_is_refused() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::StackAuth, 0).await;
+    sqlx::raw_sql(
+        "CREATE SCHEMA neon_identity;
+         CREATE TABLE neon_identity.users_sync (
+             raw_json jsonb NOT NULL, id text NOT NULL, name text, email text,
+             created_at timestamptz, updated_at timestamptz, deleted_at timestamptz);
+         CREATE UNIQUE INDEX ON neon_identity.users_sync (id) WHERE deleted_at IS NULL;",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
+    let out = cli(&cfg.path(), &["migrate"]).await;
+    assert!(!out.status.success());
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(msg.contains("column id is not the primary key"), "{msg}");
+}
