@@ -72,6 +72,10 @@ pub enum ConfigError {
     HttpClient(String),
     #[error("could not derive the cookie key from AUTH_SECRET: {0}")]
     KeyDerivation(String),
+    #[error(
+        "just-in-time sync writes users keyed by their `sub`, which is unique only within one issuer, but {0} providers are configured: sync the users of one issuer per users table"
+    )]
+    SyncWithSeveralIssuers(usize),
 }
 
 /// One OpenID Connect issuer and this application's client registration

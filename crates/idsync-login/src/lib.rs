@@ -114,6 +114,11 @@ impl AuthBuilder {
         if self.providers.is_empty() {
             return Err(ConfigError::NoProvider);
         }
+        // Two issuers may hand out the same `sub` to different people; one
+        // users table must hold one issuer's users.
+        if self.sync.is_some() && self.providers.len() > 1 {
+            return Err(ConfigError::SyncWithSeveralIssuers(self.providers.len()));
+        }
         let mut providers: Vec<Provider> = Vec::with_capacity(self.providers.len());
         for p in &self.providers {
             if providers.iter().any(|q| q.id == p.id) {
@@ -296,6 +301,31 @@ mod tests {
         assert_eq!(a.signin_url(None, None), "/app/api/auth/signin");
         assert_eq!(a.signout_url(), "/app/api/auth/signout");
         assert_eq!(a.base_url(), "https://example.com/app");
+    }
+
+    #[tokio::test]
+    async fn sync_takes_the_users_of_one_issuer_only() {
+        let pool = idsync_store::PgPool::connect_lazy("postgres://127.0.0.1:1/none").unwrap();
+        let table = idsync_store::UsersTable::new(
+            idsync_core::SqlIdent::parse("neon_identity").unwrap(),
+            idsync_core::SqlIdent::parse("users_sync").unwrap(),
+        );
+        let builder = || {
+            Auth::builder()
+                .secret("0123456789abcdef0123456789abcdef")
+                .provider(ProviderConfig::okta("https://dev-1.okta.com", "cid", "s"))
+                .sync_users(pool.clone(), table.clone())
+        };
+        assert!(builder().build().is_ok());
+        let two = builder().provider(ProviderConfig::new(
+            "google",
+            "https://accounts.google.com",
+            "cid",
+        ));
+        assert!(matches!(
+            two.build(),
+            Err(ConfigError::SyncWithSeveralIssuers(2))
+        ));
     }
 
     #[test]
