@@ -1,4 +1,5 @@
 use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -32,5 +33,26 @@ impl IntoResponse for HttpError {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         resp
+    }
+}
+
+// axum's extractor rejections (a malformed query, path or body) keep
+// axum's status and message, in the JSON error body instead of plain text.
+
+impl From<JsonRejection> for HttpError {
+    fn from(r: JsonRejection) -> Self {
+        Self::new(r.status(), r.body_text())
+    }
+}
+
+impl From<QueryRejection> for HttpError {
+    fn from(r: QueryRejection) -> Self {
+        Self::new(r.status(), r.body_text())
+    }
+}
+
+impl From<PathRejection> for HttpError {
+    fn from(r: PathRejection) -> Self {
+        Self::new(r.status(), r.body_text())
     }
 }

@@ -7,7 +7,8 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::Key;
 use idsync_core::Secret;
 use rand::Rng;
@@ -96,28 +97,53 @@ fn session_key(token: &Secret, scope: &str) -> Key {
 pub struct ApiAdmin;
 
 impl FromRequestParts<AppState> for ApiAdmin {
-    type Rejection = HttpError;
+    type Rejection = Unauthorized;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Unauthorized> {
         let presented = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                HttpError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "missing bearer token: send Authorization: Bearer <IDSYNC_ADMIN_TOKEN>",
-                )
+            .and_then(bearer_token)
+            .ok_or(Unauthorized {
+                message: "missing bearer token: send Authorization: Bearer <IDSYNC_ADMIN_TOKEN>",
+                challenge: "Bearer",
             })?;
-        if state.admin.accepts(presented.trim()) {
+        if state.admin.accepts(presented) {
             Ok(Self)
         } else {
-            Err(HttpError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid admin token",
-            ))
+            Err(Unauthorized {
+                message: "invalid admin token",
+                challenge: r#"Bearer error="invalid_token""#,
+            })
         }
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme is
+/// case-insensitive (RFC 7235).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("Bearer")
+        .then_some(token.trim())
+}
+
+/// A 401 of the admin API: the usual JSON error, plus the
+/// `WWW-Authenticate` challenge RFC 6750 requires.
+pub struct Unauthorized {
+    message: &'static str,
+    challenge: &'static str,
+}
+
+impl IntoResponse for Unauthorized {
+    fn into_response(self) -> Response {
+        let mut resp = HttpError::new(StatusCode::UNAUTHORIZED, self.message).into_response();
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(self.challenge),
+        );
+        resp
     }
 }
 
@@ -148,6 +174,16 @@ mod tests {
             a.scoped("emails:ada@example.com").cookie_key().master()
         );
         assert!(one.accepts("s3cret-token"), "the token itself is unchanged");
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer t0k", "bearer t0k", "BEARER  t0k "] {
+            assert_eq!(bearer_token(value), Some("t0k"), "{value}");
+        }
+        assert_eq!(bearer_token("Basic t0k"), None);
+        assert_eq!(bearer_token("Bearert0k"), None);
+        assert_eq!(bearer_token("Bearer"), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use axum_extra::extract::WithRejection;
 use idsync_providers::ApiError;
 use idsync_providers::manage::{NewUser, UserUpdate};
 use idsync_store::deliveries::DeliveryRow;
@@ -72,6 +73,12 @@ pub fn router() -> Router<AppState> {
     )
 }
 
+// axum's extractors, answering a malformed path, query or body with the
+// API's JSON error body instead of axum's plain text.
+type ApiPath<T> = WithRejection<Path<T>, HttpError>;
+type ApiQuery<T> = WithRejection<Query<T>, HttpError>;
+type ApiJson<T> = WithRejection<Json<T>, HttpError>;
+
 fn find(state: &AppState, name: &str) -> Result<Arc<ConnectionRuntime>, HttpError> {
     state.connection(name).ok_or_else(|| {
         HttpError::new(
@@ -101,6 +108,30 @@ fn provider_error(e: ApiError) -> HttpError {
     }
 }
 
+/// [`provider_error`] for a call about one user, where the provider's 404
+/// means it has no such user: the caller's mistake, not a refusal.
+fn user_provider_error(id: &str) -> impl FnOnce(ApiError) -> HttpError + '_ {
+    move |e| match e {
+        ApiError::Status { status: 404, .. } => HttpError::new(
+            StatusCode::NOT_FOUND,
+            format!("the provider has no user {id:?}"),
+        ),
+        other => provider_error(other),
+    }
+}
+
+/// The same check for a new user's email and a changed one.
+fn checked_email(email: String) -> Result<String, HttpError> {
+    if email.contains('@') {
+        Ok(email)
+    } else {
+        Err(HttpError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "email is not an email address",
+        ))
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 struct ErrorBody {
     error: String,
@@ -127,7 +158,7 @@ async fn list_connections(
 async fn get_connection(
     _: ApiAdmin,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    WithRejection(Path(name), _): ApiPath<String>,
 ) -> Result<Json<ConnectionOverview>, HttpError> {
     let conn = find(&state, &name)?;
     Ok(Json(overview(&state, &conn).await.map_err(internal)?))
@@ -171,7 +202,7 @@ async fn start(
 async fn start_backfill(
     _: ApiAdmin,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    WithRejection(Path(name), _): ApiPath<String>,
 ) -> Result<(StatusCode, Json<JobStarted>), HttpError> {
     start(state, name, JobKind::Backfill).await
 }
@@ -183,7 +214,7 @@ async fn start_backfill(
 async fn start_reconcile(
     _: ApiAdmin,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    WithRejection(Path(name), _): ApiPath<String>,
 ) -> Result<(StatusCode, Json<JobStarted>), HttpError> {
     start(state, name, JobKind::Reconcile).await
 }
@@ -211,12 +242,12 @@ struct UserPage {
 /// Synced users, in id order, with keyset pagination.
 #[utoipa::path(get, path = "/connections/{name}/users", tag = "users",
     params(("name" = String, Path, description = "connection name"), UserListParams),
-    responses((status = 200, body = UserPage), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = UserPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_users(
     _: ApiAdmin,
     State(state): State<AppState>,
-    Path(name): Path<String>,
-    Query(p): Query<UserListParams>,
+    WithRejection(Path(name), _): ApiPath<String>,
+    WithRejection(Query(p), _): ApiQuery<UserListParams>,
 ) -> Result<Json<UserPage>, HttpError> {
     let conn = find(&state, &name)?;
     let limit = p.limit.unwrap_or(50).clamp(1, 500);
@@ -242,7 +273,7 @@ async fn list_users(
 async fn get_user(
     _: ApiAdmin,
     State(state): State<AppState>,
-    Path((name, id)): Path<(String, String)>,
+    WithRejection(Path((name, id)), _): ApiPath<(String, String)>,
 ) -> Result<Json<UserDetail>, HttpError> {
     let conn = find(&state, &name)?;
     users::get(&state.pool, &conn.table, &id)
@@ -274,25 +305,20 @@ struct ProviderUser {
 #[utoipa::path(post, path = "/connections/{name}/users", tag = "users",
     params(("name" = String, Path, description = "connection name")),
     request_body = CreateUserBody,
-    responses((status = 201, body = ProviderUser), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+    responses((status = 201, body = ProviderUser), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
 async fn create_user(
     _: ApiAdmin,
     State(state): State<AppState>,
-    Path(name): Path<String>,
-    Json(body): Json<CreateUserBody>,
+    WithRejection(Path(name), _): ApiPath<String>,
+    WithRejection(Json(body), _): ApiJson<CreateUserBody>,
 ) -> Result<(StatusCode, Json<ProviderUser>), HttpError> {
     let conn = find(&state, &name)?;
-    if !body.email.contains('@') {
-        return Err(HttpError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "email is not an email address",
-        ));
-    }
+    let email = checked_email(body.email)?;
     let created = conn
         .provider
         .create_user(&NewUser {
-            email: body.email,
+            email,
             name: body.name.filter(|n| !n.trim().is_empty()),
             password: body.password.filter(|p| !p.is_empty()),
         })
@@ -322,26 +348,27 @@ struct UpdateUserBody {
 #[utoipa::path(patch, path = "/connections/{name}/users/{id}", tag = "users",
     params(("name" = String, Path, description = "connection name"), ("id" = String, Path, description = "user id")),
     request_body = UpdateUserBody,
-    responses((status = 200, body = ProviderUser), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+    responses((status = 200, body = ProviderUser), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
 async fn update_user(
     _: ApiAdmin,
     State(state): State<AppState>,
-    Path((name, id)): Path<(String, String)>,
-    Json(body): Json<UpdateUserBody>,
+    WithRejection(Path((name, id)), _): ApiPath<(String, String)>,
+    WithRejection(Json(body), _): ApiJson<UpdateUserBody>,
 ) -> Result<Json<ProviderUser>, HttpError> {
     let conn = find(&state, &name)?;
+    let email = body.email.map(checked_email).transpose()?;
     let updated = conn
         .provider
         .update_user(
             &id,
             &UserUpdate {
                 name: body.name,
-                email: body.email,
+                email,
             },
         )
         .await
-        .map_err(provider_error)?;
+        .map_err(user_provider_error(&id))?;
     Ok(Json(ProviderUser {
         id,
         provider_response: updated,
@@ -357,13 +384,13 @@ async fn update_user(
 async fn delete_user(
     _: ApiAdmin,
     State(state): State<AppState>,
-    Path((name, id)): Path<(String, String)>,
+    WithRejection(Path((name, id)), _): ApiPath<(String, String)>,
 ) -> Result<StatusCode, HttpError> {
     let conn = find(&state, &name)?;
     conn.provider
         .delete_user(&id)
         .await
-        .map_err(provider_error)?;
+        .map_err(user_provider_error(&id))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -385,12 +412,12 @@ struct Deliveries {
 /// Recent webhook deliveries and rejections.
 #[utoipa::path(get, path = "/connections/{name}/deliveries", tag = "deliveries",
     params(("name" = String, Path, description = "connection name"), DeliveryParams),
-    responses((status = 200, body = Deliveries), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Deliveries), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_deliveries(
     _: ApiAdmin,
     State(state): State<AppState>,
-    Path(name): Path<String>,
-    Query(p): Query<DeliveryParams>,
+    WithRejection(Path(name), _): ApiPath<String>,
+    WithRejection(Query(p), _): ApiQuery<DeliveryParams>,
 ) -> Result<Json<Deliveries>, HttpError> {
     let conn = find(&state, &name)?;
     let limit = p.limit.unwrap_or(50).clamp(1, 500);

@@ -53,7 +53,8 @@ pub struct AdminOidcConfig {
     pub client_id: String,
     /// `None`: a public client, relying on PKCE alone.
     pub client_secret: Option<Secret>,
-    /// Emails that may use the console, matched ignoring case.
+    /// Emails that may use the console, matched ignoring case, and only
+    /// when the ID token says `email_verified: true`.
     pub allowed_emails: Vec<String>,
     /// Values of the ID token's `groups` claim that may use the console,
     /// matched exactly.
@@ -192,10 +193,11 @@ impl AdminOidc {
         self.auth.signin_url(Some(PROVIDER_ID), Some(LANDING_PATH))
     }
 
-    /// Whether `user` may use the console. An email the issuer marks
-    /// unverified is not trusted: anyone could have typed it.
+    /// Whether `user` may use the console. An email counts only when the
+    /// issuer says it is verified: otherwise anyone could have typed it,
+    /// and an issuer that omits the claim vouches for nothing.
     fn admits(&self, user: &CurrentUser) -> Option<Grant> {
-        let email_ok = user.email_verified != Some(false)
+        let email_ok = user.email_verified == Some(true)
             && user
                 .email
                 .as_deref()
@@ -326,7 +328,8 @@ fn continue_page() -> Markup {
 /// 403, with a way to sign out of the issuer and try another account.
 fn refused_page(oidc: &AdminOidc, user: &CurrentUser) -> Response {
     let who = user.email.as_deref().unwrap_or(user.display_name());
-    let unverified = user.email.is_some() && user.email_verified == Some(false);
+    // `None` without an email; otherwise the `email_verified` claim.
+    let verified = user.email.as_ref().map(|_| user.email_verified);
     let page = Page {
         title: "Not an idsync admin",
         crumbs: Vec::new(),
@@ -337,13 +340,17 @@ fn refused_page(oidc: &AdminOidc, user: &CurrentUser) -> Response {
         section.card.narrow {
             h1 { "Not an idsync admin" }
             p { "Signed in as " strong { (who) } ", which is not an idsync admin." }
-            @if unverified {
-                p { "The sign-in provider has not verified this email address, so it is not accepted." }
+            @match verified {
+                Some(Some(false)) => p { "The sign-in provider has not verified this email address, so it is not accepted." },
+                Some(None) => p { "The sign-in provider does not say whether this email address is verified (no " code { "email_verified" } " claim), so it is not accepted: only a group can admit you." },
+                _ => {},
             }
             p.muted {
-                "An idsync administrator can add the address to "
-                code { "admin_oidc.allowed_emails" } " or one of your groups to "
-                code { "admin_oidc.allowed_groups" } "."
+                "An idsync administrator can add "
+                @if verified != Some(None) {
+                    "the address to " code { "admin_oidc.allowed_emails" } " or "
+                }
+                "one of your groups to " code { "admin_oidc.allowed_groups" } "."
             }
             form.stack method="post" action=(oidc.auth.signout_url()) {
                 button.button type="submit" { "Sign out" }
@@ -416,12 +423,13 @@ mod tests {
             Some(Grant::Email)
         ));
         assert!(
-            oidc.admits(&user(Some("ada@example.com"), None, &[]))
-                .is_some()
-        );
-        assert!(
             oidc.admits(&user(Some("ada@example.com"), Some(false), &[]))
                 .is_none()
+        );
+        assert!(
+            oidc.admits(&user(Some("ada@example.com"), None, &[]))
+                .is_none(),
+            "an issuer that omits email_verified does not vouch for the email"
         );
         assert!(
             oidc.admits(&user(Some("eve@example.com"), Some(true), &[]))

@@ -102,9 +102,16 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> Result
         }
         // idsync may be on the network: the generated token stays unknown,
         // so the console is single sign-on only and the API refuses all.
-        (true, Some(_)) => tracing::warn!(
-            "no admin_token configured: the console takes single sign-on only, and the admin API (bearer token only) is unusable"
-        ),
+        (true, Some(_)) => {
+            tracing::warn!(
+                "no admin_token configured: the console takes single sign-on only, and the admin API (bearer token only) is unusable"
+            );
+            // Sign-in cookies and console sessions are keyed by the token,
+            // so a replica cannot read another's.
+            tracing::warn!(
+                "no admin_token configured: several replicas behind a load balancer need a shared admin_token for single sign-on to work"
+            );
+        }
         (false, _) => {}
     }
     axum::serve(listener, idsync_server::router(state))

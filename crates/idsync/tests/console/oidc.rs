@@ -305,6 +305,24 @@ async fn others_get_403_and_no_console_session() {
             .contains("has not verified this email address")
     );
     assert_eq!(location(&browser.get("/").await), "/login");
+
+    // Nor one from an issuer that omits `email_verified`: only groups can
+    // admit its users.
+    let mut browser = Browser::new(&server);
+    op.sign_in_as(MockUser {
+        email_verified: None,
+        ..ada()
+    });
+    let res = browser.sign_in().await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(set_cookie_line(&res).is_none());
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("does not say whether this email address is verified"),
+        "{page}"
+    );
+    assert!(!page.contains("allowed_emails"), "{page}");
+    assert_eq!(location(&browser.get("/").await), "/login");
 }
 
 #[tokio::test]

@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use idsync_emulator::{ProviderKind, WebhookTarget};
-use reqwest::{Client, Method, StatusCode};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -88,6 +89,11 @@ async fn every_documented_route_exists_and_requires_the_token() {
                 StatusCode::UNAUTHORIZED,
                 "{method} {path} without token"
             );
+            assert_eq!(
+                none.headers()[WWW_AUTHENTICATE],
+                "Bearer",
+                "{method} {path} without token"
+            );
             let wrong = http
                 .request(m.clone(), &url)
                 .bearer_auth("test-admin-token-012345678X")
@@ -98,6 +104,11 @@ async fn every_documented_route_exists_and_requires_the_token() {
             assert_eq!(
                 wrong.status(),
                 StatusCode::UNAUTHORIZED,
+                "{method} {path} with a wrong token"
+            );
+            assert_eq!(
+                wrong.headers()[WWW_AUTHENTICATE],
+                "Bearer error=\"invalid_token\"",
                 "{method} {path} with a wrong token"
             );
             let ok = http
@@ -136,6 +147,109 @@ async fn every_documented_route_exists_and_requires_the_token() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Sends `req` and returns its status and JSON error message, asserting the
+/// body is the API's `{"error": ...}` JSON.
+async fn error_of(req: RequestBuilder) -> (StatusCode, String) {
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let content_type = resp.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
+    let text = resp.text().await.unwrap();
+    assert_eq!(content_type, "application/json", "{status}: {text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    let message = body["error"].as_str().unwrap_or_else(|| panic!("{text}"));
+    (status, message.to_owned())
+}
+
+#[tokio::test]
+async fn bad_requests_answer_json_errors() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::StackAuth, 5).await;
+    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
+    let server = serve(&cfg).await;
+    let user = emu.user_ids()[0].clone();
+    let http = Client::new();
+    let users = api(&server, "/connections/main/users");
+    let one = api(&server, &format!("/connections/main/users/{user}"));
+    // A well-formed Stack Auth id that no user has.
+    let nobody_id = "00000000-0000-4000-8000-000000000000";
+    let nobody = api(&server, &format!("/connections/main/users/{nobody_id}"));
+
+    // The scheme is case-insensitive (RFC 7235).
+    for scheme in ["bearer", "BEARER"] {
+        let resp = http
+            .get(api(&server, "/connections"))
+            .header(AUTHORIZATION, format!("{scheme} {ADMIN_TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{scheme}");
+    }
+
+    // axum's own rejections, with axum's status, as JSON.
+    let (status, message) = error_of(
+        http.get(format!("{users}?limit=abc"))
+            .bearer_auth(ADMIN_TOKEN),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("limit"), "{message}");
+    let (status, _) = error_of(
+        http.get(api(&server, "/connections/main/deliveries?limit=-x"))
+            .bearer_auth(ADMIN_TOKEN),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = error_of(
+        http.post(&users)
+            .bearer_auth(ADMIN_TOKEN)
+            .header(CONTENT_TYPE, "application/json")
+            .body("{\"email\":"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "malformed JSON");
+    let (status, _) = error_of(
+        http.post(&users)
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({"name": "No Email"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "missing field");
+    let (status, _) = error_of(
+        http.patch(&one)
+            .bearer_auth(ADMIN_TOKEN)
+            .body("{\"name\": \"x\"}"),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "no content type"
+    );
+
+    // A changed email is checked as a new one is.
+    let (status, message) = error_of(
+        http.patch(&one)
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({"email": "not-an-email"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(message, "email is not an email address");
+
+    // A user the provider does not have is a 404, not a refusal.
+    let (status, message) = error_of(
+        http.patch(&nobody)
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({"name": "Nobody"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{message}");
+    assert_eq!(message, format!("the provider has no user {nobody_id:?}"));
+    let (status, message) = error_of(http.delete(&nobody).bearer_auth(ADMIN_TOKEN)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{message}");
+    assert_eq!(message, format!("the provider has no user {nobody_id:?}"));
 }
 
 #[tokio::test]
