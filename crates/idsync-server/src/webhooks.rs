@@ -52,11 +52,18 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Json<serde_json::Value>, HttpError> {
-    let body = to_bytes(body, MAX_BODY).await.map_err(|_| {
-        HttpError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("body is larger than {MAX_BODY} bytes"),
-        )
+    let body = to_bytes(body, MAX_BODY).await.map_err(|e| {
+        if is_too_large(&e) {
+            HttpError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body is larger than {MAX_BODY} bytes"),
+            )
+        } else {
+            HttpError::new(
+                StatusCode::BAD_REQUEST,
+                format!("could not read the body: {e}"),
+            )
+        }
     })?;
     let meta = conn.verifier.verify(headers, &body).map_err(|e| {
         HttpError::new(StatusCode::UNAUTHORIZED, format!("signature rejected: {e}"))
@@ -105,6 +112,19 @@ async fn handle(
             ))
         }
     }
+}
+
+/// Whether reading the body failed on the size limit, rather than on the
+/// connection (a client that went away).
+fn is_too_large(e: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// Anyone can send rejected requests; a flood must neither take the pool's
