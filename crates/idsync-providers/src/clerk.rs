@@ -1,8 +1,8 @@
 //! Clerk: webhook events and the Backend API's users endpoints.
 //!
 //! Clerk user objects carry `updated_at` (ms), which is the version of a
-//! created/updated event and of a listed user; a deletion's version is the
-//! event envelope's `timestamp` (ms).
+//! created/updated event and of a user read through the API; a deletion's
+//! version is the event envelope's `timestamp` (ms).
 
 use chrono::DateTime;
 use idsync_core::{Change, Profile, Secret, Version};
@@ -83,7 +83,7 @@ pub fn profile(user: &Value) -> Result<Profile, DecodeError> {
     })
 }
 
-/// Client of `GET /v1/users` and `GET /v1/users/count`.
+/// Client of the Backend API's `/v1/users` endpoints.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
@@ -122,6 +122,11 @@ impl ProviderApi for Client {
         decode(meta, body)
     }
 
+    fn read_change(user: &Value, asked: Version) -> Result<Change, DecodeError> {
+        let version = user_version(user).unwrap_or(asked);
+        Ok(Change::upsert(profile(user)?, version))
+    }
+
     /// One page, oldest first, so users created during a backfill land on
     /// later pages instead of shifting earlier offsets. The cursor is the
     /// offset of the page.
@@ -133,6 +138,7 @@ impl ProviderApi for Client {
             ("offset", offset.to_string()),
             ("order_by", "+created_at".to_owned()),
         ];
+        let asked = Version::now();
         let resp = http_client::send(&self.retry, &url, || {
             self.http
                 .get(&url)
@@ -146,10 +152,7 @@ impl ProviderApi for Client {
             .ok_or_else(|| ApiError::Body("expected a JSON array of users".to_owned()))?;
         let changes = users
             .iter()
-            .map(|u| {
-                let version = user_version(u).unwrap_or_else(Version::now);
-                profile(u).map(|p| Change::upsert(p, version))
-            })
+            .map(|u| Self::read_change(u, asked))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ApiError::Body(e.to_string()))?;
         let next =
@@ -169,6 +172,17 @@ impl ProviderApi for Client {
             .and_then(Value::as_u64)
             .map(Some)
             .ok_or_else(|| ApiError::Body("no total_count".to_owned()))
+    }
+
+    async fn get_user(&self, id: &str) -> Result<Option<Value>, ApiError> {
+        let read = self
+            .send_json(reqwest::Method::GET, &user_path(id)?, None)
+            .await;
+        http_client::none_if_gone(read, |body| {
+            body["errors"]
+                .as_array()
+                .is_some_and(|errors| errors.iter().any(|e| e["code"] == "resource_not_found"))
+        })
     }
 
     async fn create_user(&self, user: &NewUser) -> Result<Value, ApiError> {

@@ -186,6 +186,25 @@ pub(crate) async fn call_json(
     json(resp).await
 }
 
+/// A read of one resource: `Ok(None)` when the provider answered 404 with a
+/// body `gone` recognises as its "no such resource" error. Any other 404 (a
+/// wrong API URL, a proxy's page) stays an error, because callers act on
+/// `None` by deleting.
+pub(crate) fn none_if_gone<T>(
+    result: Result<T, ApiError>,
+    gone: impl FnOnce(&serde_json::Value) -> bool,
+) -> Result<Option<T>, ApiError> {
+    match result {
+        Ok(found) => Ok(Some(found)),
+        Err(ApiError::Status { status: 404, body })
+            if serde_json::from_str(&body).is_ok_and(|b| gone(&b)) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 pub(crate) async fn json(resp: Response) -> Result<serde_json::Value, ApiError> {
     resp.json().await.map_err(|e| ApiError::Body(e.to_string()))
 }

@@ -1,4 +1,4 @@
-use idsync_core::{Change, Secret};
+use idsync_core::{Change, Secret, Version};
 use serde_json::Value;
 
 use crate::manage::{NewUser, UserUpdate};
@@ -50,6 +50,15 @@ impl ProviderKind {
             Self::Clerk => clerk::Client::decode_webhook(meta, body),
         }
     }
+
+    /// The change for a user object read through the API (see
+    /// [`ProviderApi::read_change`]).
+    pub fn read_change(self, user: &Value, asked: Version) -> Result<Change, DecodeError> {
+        match self {
+            Self::StackAuth => stack_auth::Client::read_change(user, asked),
+            Self::Clerk => clerk::Client::read_change(user, asked),
+        }
+    }
 }
 
 /// What idsync asks of a provider: decode its webhooks, list its users,
@@ -58,6 +67,14 @@ impl ProviderKind {
 pub trait ProviderApi: Send + Sync {
     /// Decodes a webhook body whose signature has been verified.
     fn decode_webhook(meta: &WebhookMeta, body: &[u8]) -> Result<Decoded, DecodeError>
+    where
+        Self: Sized;
+
+    /// The upsert for a user object read through the API (listed or got by
+    /// id), versioned by the object's own update time or, lacking one, by
+    /// `asked`: a time taken before the request was sent, so never later
+    /// than the state the provider answered with.
+    fn read_change(user: &Value, asked: Version) -> Result<Change, DecodeError>
     where
         Self: Sized;
 
@@ -71,6 +88,9 @@ pub trait ProviderApi: Send + Sync {
     fn total_users(&self) -> impl Future<Output = Result<Option<u64>, ApiError>> + Send {
         async { Ok(None) }
     }
+
+    /// Reads one user; `None` when the provider says it has no such user.
+    fn get_user(&self, id: &str) -> impl Future<Output = Result<Option<Value>, ApiError>> + Send;
 
     /// Creates a user; returns the provider's user object.
     fn create_user(&self, user: &NewUser) -> impl Future<Output = Result<Value, ApiError>> + Send;
@@ -162,6 +182,24 @@ impl Provider {
     /// The number of users, when the provider can tell it cheaply.
     pub async fn total_users(&self) -> Result<Option<u64>, ApiError> {
         each_client!(self, c => c.total_users().await)
+    }
+
+    /// Reads one user; `None` when the provider says it has no such user.
+    pub async fn get_user(&self, id: &str) -> Result<Option<Value>, ApiError> {
+        each_client!(self, c => c.get_user(id).await)
+    }
+
+    /// The user's current state as a change, versioned as a listed user is;
+    /// `None` when the provider says it has no such user.
+    pub async fn current_change(&self, id: &str) -> Result<Option<Change>, ApiError> {
+        let asked = Version::now();
+        let Some(user) = self.get_user(id).await? else {
+            return Ok(None);
+        };
+        self.kind()
+            .read_change(&user, asked)
+            .map(Some)
+            .map_err(|e| ApiError::Body(e.to_string()))
     }
 
     /// Creates a user; returns the provider's user object. idsync never

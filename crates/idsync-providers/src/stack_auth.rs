@@ -2,8 +2,10 @@
 //!
 //! Webhook bodies are `{type, data}` with no timestamp of their own, so an
 //! event's version is the Svix message's creation time. The user object
-//! has no update time either: a listed user's version is the time the page
-//! was fetched (the state observed then), in whole seconds like event times.
+//! has no update time either: a user read through the API (listed or got by
+//! id) is versioned by the whole second before the request was sent, so it
+//! is never later than the state the server read, and a webhook from the
+//! same second wins.
 
 use chrono::DateTime;
 use idsync_core::{Change, Profile, Secret, Version};
@@ -50,7 +52,7 @@ pub fn profile(user: &Value) -> Result<Profile, DecodeError> {
     })
 }
 
-/// Client of `GET /api/v1/users` with server access.
+/// Client of the server API's `/api/v1/users` endpoints.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
@@ -95,7 +97,7 @@ impl Client {
     }
 
     /// `GET /api/v1/users` from `cursor`: the items, the next cursor, and
-    /// the time of the answer (the listed users' version).
+    /// the time the request was sent (see [`ProviderApi::read_change`]).
     async fn fetch(
         &self,
         cursor: Option<&str>,
@@ -110,14 +112,13 @@ impl Client {
         if let Some(c) = cursor {
             query.push(("cursor", c));
         }
+        // Before sending: the server reads its data after this.
+        let asked = Version::now();
         let resp = http_client::send(&self.retry, &self.users_url, || {
             self.request(reqwest::Method::GET, &self.users_url)
                 .query(&query)
         })
         .await?;
-        // Whole seconds, like the event versions this is compared with: a
-        // change made in the second after the read must win over it.
-        let fetched = Version::now().whole_seconds();
         let mut body = http_client::json(resp).await?;
         let next = body
             .pointer("/pagination/next_cursor")
@@ -127,7 +128,15 @@ impl Client {
             Some(Value::Array(items)) => items,
             _ => return Err(ApiError::Body("no items array".to_owned())),
         };
-        Ok((items, next, fetched))
+        Ok((items, next, asked))
+    }
+
+    /// `fetch`, but from the first page when the listing has lost its place.
+    async fn fetch_from_start(&self) -> Result<(Vec<Value>, Option<String>, Version), ApiError> {
+        tracing::warn!(
+            "the users around the cursor were deleted; listing again from the first page"
+        );
+        self.fetch(None).await
     }
 }
 
@@ -136,38 +145,61 @@ impl ProviderApi for Client {
         decode(meta, body)
     }
 
+    /// The whole second before `asked`: `asked` is only known to precede
+    /// the server's read, and Stack Auth event versions are whole seconds, so
+    /// an event from the same second as the request must win the tie.
+    fn read_change(user: &Value, asked: Version) -> Result<Change, DecodeError> {
+        let version = Version::new(asked.whole_seconds().at() - chrono::TimeDelta::seconds(1));
+        Ok(Change::upsert(profile(user)?, version))
+    }
+
     /// One page in sign-up order, anonymous users included.
     ///
     /// Stack Auth's cursor is inclusive: the id of the next page's first
     /// user. If that user is deleted before the page is read, Stack Auth
     /// answers an empty last page, which would end a listing early. So the
     /// cursor also remembers the last user already read (`after`), and an
-    /// empty page is retried from there, skipping that user.
+    /// empty page is retried from there, skipping that user. If `after` is
+    /// gone too, the listing has lost its place and starts over: ending it
+    /// would leave every later user unlisted, and users listed twice are
+    /// unchanged the second time.
     async fn list_page(&self, cursor: Option<&Value>) -> Result<Page, ApiError> {
         let next = cursor.and_then(|c| c.get("next")).and_then(Value::as_str);
         let after = cursor.and_then(|c| c.get("after")).and_then(Value::as_str);
-        let (mut items, mut next_cursor, mut fetched) = self.fetch(next).await?;
-        if items.is_empty()
-            && next.is_some()
-            && let Some(after) = after
-        {
-            tracing::info!("cursor user vanished; listing again from the last user read");
-            let (again, cursor, at) = self.fetch(Some(after)).await?;
-            items = again
-                .into_iter()
-                .skip_while(|u| u.get("id").and_then(Value::as_str) == Some(after))
-                .collect();
-            next_cursor = cursor;
-            fetched = at;
+        let (mut items, mut next_cursor, mut asked) = self.fetch(next).await?;
+        if items.is_empty() && next.is_some() {
+            (items, next_cursor, asked) = match after {
+                Some(after) => {
+                    tracing::info!("cursor user vanished; listing again from the last user read");
+                    let (again, cursor, at) = self.fetch(Some(after)).await?;
+                    if again.is_empty() {
+                        self.fetch_from_start().await?
+                    } else {
+                        let rest = again
+                            .into_iter()
+                            .skip_while(|u| u.get("id").and_then(Value::as_str) == Some(after))
+                            .collect();
+                        (rest, cursor, at)
+                    }
+                }
+                None => self.fetch_from_start().await?,
+            };
         }
         let changes = items
             .iter()
-            .map(|u| profile(u).map(|p| Change::upsert(p, fetched)))
+            .map(|u| Self::read_change(u, asked))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ApiError::Body(e.to_string()))?;
         let last = changes.last().map(|c| c.user_id.to_string());
         let next = next_cursor.map(|n| serde_json::json!({ "next": n, "after": last }));
         Ok(Page { changes, next })
+    }
+
+    async fn get_user(&self, id: &str) -> Result<Option<Value>, ApiError> {
+        let read = self
+            .send_json(reqwest::Method::GET, &user_path(id)?, None)
+            .await;
+        http_client::none_if_gone(read, |body| body["code"] == "USER_NOT_FOUND")
     }
 
     async fn create_user(&self, user: &NewUser) -> Result<Value, ApiError> {
@@ -267,6 +299,17 @@ mod tests {
             panic!()
         };
         assert_eq!((p.name, p.email, p.created_at), (None, None, None));
+    }
+
+    #[test]
+    fn a_user_read_through_the_api_has_the_whole_second_before_the_request() {
+        let asked = Version::from_unix_millis(1_714_564_800_500).unwrap();
+        let user = json!({ "id": "3241a285-8329-4d69-8f3d-316e08cf140c" });
+        let change = Client::read_change(&user, asked).unwrap();
+        assert_eq!(
+            change.version,
+            Version::from_unix_seconds(1_714_564_799).unwrap()
+        );
     }
 
     #[test]

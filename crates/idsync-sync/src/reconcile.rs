@@ -1,15 +1,15 @@
 use std::collections::HashSet;
 
 use idsync_core::{Change, UserId, Version};
-use idsync_store::apply::apply_changes;
+use idsync_store::apply::{Outcome, apply_changes};
 use idsync_store::lock::JobLock;
-use idsync_store::runs::{self, RunKind};
+use idsync_store::runs::{self, RunCounts, RunKind};
 use sqlx::Row;
 
 use crate::{JobReport, JobTarget, Progress, SyncError, count, fail};
 
-/// Rows soft-deleted per statement at the end of a pass.
-const DELETE_CHUNK: usize = 1000;
+/// Unlisted users' changes applied per statement at the end of a pass.
+const CHUNK: usize = 1000;
 
 /// Rows must be at least this much older than the pass to be deleted by it:
 /// some versions have one-second resolution (Stack Auth event times) and
@@ -21,6 +21,11 @@ const MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
 /// than the start of the pass (less a small [`MARGIN`]), and the delete carries
 /// that start time as its version, so a user created or changed while the
 /// pass ran is never deleted by it. Nothing is deleted unless the whole list was read.
+///
+/// A listing can still miss live users (offsets shift when users are deleted
+/// during the pass), so each unlisted row is first asked about by id: only
+/// users the provider says it does not have are deleted; the others are
+/// upserted with the profile it returns.
 #[tracing::instrument(skip_all, fields(connection = target.connection))]
 pub async fn reconcile(
     target: JobTarget<'_>,
@@ -59,10 +64,10 @@ async fn pass(
     progress: &dyn Progress,
     run_id: i64,
     began: Version,
-) -> Result<idsync_store::runs::RunCounts, SyncError> {
+) -> Result<RunCounts, SyncError> {
     let total = target.provider.total_users().await.unwrap_or(None);
     progress.started("reconcile", total, Default::default());
-    let mut counts = idsync_store::runs::RunCounts::default();
+    let mut counts = RunCounts::default();
     let mut seen: HashSet<String> = HashSet::new();
     let mut cursor = None;
     loop {
@@ -88,27 +93,59 @@ async fn pass(
     .bind(began.at() - MARGIN)
     .fetch_all(target.pool)
     .await?;
-    let mut gone = Vec::new();
+    let mut unlisted = Vec::new();
     for row in rows {
         let id: String = row.try_get("id")?;
         if !seen.contains(&id)
             && let Some(user) = UserId::parse(&id)
         {
-            let raw = serde_json::json!({ "id": id });
-            gone.push(Change::delete(user, began, raw));
+            unlisted.push(user);
         }
     }
-    for chunk in gone.chunks(DELETE_CHUNK) {
-        let mut tx = target.pool.begin().await?;
-        let outcomes = apply_changes(&mut tx, target.table, chunk).await?;
-        let mut c = count(&outcomes);
-        c.pages = 0;
-        c.seen = 0;
-        // Not deleted means a newer change arrived meanwhile: not ours to count.
-        c.unchanged = 0;
-        runs::record_page(&mut tx, run_id, None, c).await?;
-        tx.commit().await?;
-        counts += c;
+    drop(seen);
+    let mut batch = Vec::new();
+    for user in unlisted {
+        let change = match target.provider.current_change(user.as_str()).await? {
+            Some(current) => {
+                tracing::info!(user = %user, "user missing from the listing is still there; kept");
+                current
+            }
+            None => Change::delete(user.clone(), began, serde_json::json!({ "id": user })),
+        };
+        batch.push(change);
+        if batch.len() == CHUNK {
+            counts += apply_unlisted(target, run_id, &batch).await?;
+            batch.clear();
+        }
     }
+    counts += apply_unlisted(target, run_id, &batch).await?;
     Ok(counts)
+}
+
+/// Applies the changes found for unlisted users and records their counts.
+async fn apply_unlisted(
+    target: JobTarget<'_>,
+    run_id: i64,
+    changes: &[Change],
+) -> Result<RunCounts, SyncError> {
+    if changes.is_empty() {
+        return Ok(RunCounts::default());
+    }
+    let mut tx = target.pool.begin().await?;
+    let outcomes = apply_changes(&mut tx, target.table, changes).await?;
+    let mut c = RunCounts::default();
+    for (change, outcome) in changes.iter().zip(&outcomes) {
+        if change.is_delete() {
+            // Not deleted means a newer change arrived meanwhile: not ours to count.
+            c.deleted += i64::from(*outcome == Outcome::Deleted);
+        } else {
+            // Still there: the listing missed it.
+            let mut one = count(std::slice::from_ref(outcome));
+            one.pages = 0;
+            c += one;
+        }
+    }
+    runs::record_page(&mut tx, run_id, None, c).await?;
+    tx.commit().await?;
+    Ok(c)
 }

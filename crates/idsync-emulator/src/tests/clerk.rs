@@ -270,3 +270,34 @@ async fn updated_at_strictly_increases_per_user() {
         last = updated;
     }
 }
+
+#[tokio::test]
+async fn read_user_route_answers_the_user_or_resource_not_found() {
+    let emu = start(ProviderKind::Clerk, 3, per_minute(3)).await;
+    let id = emu.user_ids()[1].clone();
+    let (status, user) = get(&emu, &format!("/v1/users/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(Some(user), emu.user(&id));
+
+    let response = Client::new()
+        .get(format!("{}/v1/users/{id}", emu.base_url()))
+        .bearer_auth("sk_test_wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    assert!(emu.delete_user(&id));
+    let (status, body) = get(&emu, &format!("/v1/users/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        body["errors"],
+        json!([{ "message": "not found", "long_message": "Resource not found", "code": "resource_not_found" }])
+    );
+    assert!(body["clerk_trace_id"].is_string());
+
+    // Reads share the rate limit with every other route.
+    let (status, body) = get(&emu, &format!("/v1/users/{id}")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body["errors"][0]["code"], json!("too_many_requests"));
+}

@@ -291,3 +291,48 @@ async fn query_filters_and_injected_failures() {
     assert_eq!(get(&emu, "/api/v1/users?limit=5").await.0, StatusCode::OK);
     assert_eq!(emu.list_request_count(), 4);
 }
+
+#[tokio::test]
+async fn read_user_route_answers_the_user_or_user_not_found() {
+    let emu = start(ProviderKind::StackAuth, 3, per_minute(4)).await;
+    let id = emu.user_ids()[1].clone();
+    let url = format!("{}/api/v1/users/{id}", emu.base_url());
+    let (status, user) = get(&emu, &format!("/api/v1/users/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(Some(user), emu.user(&id));
+
+    // The same server-key checks as listing.
+    let response = Client::new()
+        .get(&url)
+        .header("X-Stack-Access-Type", "server")
+        .header("X-Stack-Project-Id", &emu.config().project_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        response.headers()["x-stack-known-error"],
+        "SERVER_AUTHENTICATION_REQUIRED"
+    );
+
+    assert!(emu.delete_user(&id));
+    let response = authed(&emu, Client::new().get(&url)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(response.headers()["x-stack-known-error"], "USER_NOT_FOUND");
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({ "code": "USER_NOT_FOUND", "error": "User not found." })
+    );
+
+    let (status, body) = get(&emu, "/api/v1/users/not-a-uuid").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("SCHEMA_ERROR"))
+    );
+    // Reads share the rate limit with every other route.
+    let (status, body) = get(&emu, &format!("/api/v1/users/{id}")).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("RATE_LIMITED"))
+    );
+}

@@ -143,3 +143,74 @@ async fn reconcile_does_not_delete_a_user_created_during_the_pass() {
         "the same pass deletes users gone before it began"
     );
 }
+
+/// Whether each id's row is soft-deleted.
+async fn deleted_flags(pool: &sqlx::PgPool, ids: &[String]) -> Vec<bool> {
+    let mut flags = Vec::new();
+    for id in ids {
+        let deleted: bool = sqlx::query_scalar(
+            "SELECT deleted_at IS NOT NULL FROM neon_identity.users_sync WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        flags.push(deleted);
+    }
+    flags
+}
+
+#[tokio::test]
+async fn reconcile_does_not_delete_live_users_its_listing_missed() {
+    let db = postgres().await;
+    // Two Clerk pages of 500, listed by offset.
+    let emu = emulator(ProviderKind::Clerk, 1_000).await;
+    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
+    assert!(cli(&cfg.path(), &["backfill"]).await.status.success());
+    let ids = emu.user_ids();
+    emu.set_emit_webhooks(false);
+
+    // Hold the pass after its first page: list requests answer 500 (and are
+    // retried) until the deletes below are done.
+    emu.fail_list_requests_after(Some(1));
+    let path = cfg.path();
+    let pass = tokio::spawn(async move { cli(&path, &["reconcile"]).await });
+    wait_for_count(
+        &db.pool,
+        "SELECT count(*) FROM idsync.sync_runs WHERE kind='reconcile' AND status='running' AND pages >= 1",
+        1,
+    )
+    .await;
+    // Three users of the first page go: the second page, at offset 500, now
+    // starts three users later, so users 500..503 are listed by neither.
+    let gone = [ids[10].clone(), ids[20].clone(), ids[30].clone()];
+    for id in &gone {
+        assert!(emu.delete_user(id));
+    }
+    emu.fail_list_requests_after(None);
+    let out = pass.await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("0 deleted"), "{stdout}");
+    let skipped = ids[500..503].to_vec();
+    assert_eq!(
+        deleted_flags(&db.pool, &skipped).await,
+        [false; 3],
+        "live users the listing skipped were deleted"
+    );
+    // Listed before they went: this pass keeps them, the next one deletes them.
+    assert_eq!(deleted_flags(&db.pool, &gone).await, [false; 3]);
+
+    let out = cli(&cfg.path(), &["reconcile"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("0 added, 0 updated, 3 deleted, 997 unchanged"),
+        "{stdout}"
+    );
+    assert_mirrors(&db.pool, TABLE, &emu).await;
+    assert_eq!(deleted_flags(&db.pool, &gone).await, [true; 3]);
+}

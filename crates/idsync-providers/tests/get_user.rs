@@ -1,0 +1,85 @@
+//! Reading one user by id against the emulators: found, gone, and the
+//! answers that must not be read as "gone".
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use idsync_core::{ChangeKind, Secret};
+use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind};
+use idsync_providers::{ApiError, Provider, RetryPolicy};
+
+async fn emulator(kind: ProviderKind) -> Emulator {
+    let mut c = EmulatorConfig::new(kind);
+    c.seed_users = 3;
+    Emulator::start(c, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+fn provider(emu: &Emulator, api_url: &str) -> Provider {
+    let c = emu.config();
+    let key = Secret::new(c.api_key.clone());
+    match c.kind {
+        ProviderKind::StackAuth => {
+            Provider::stack_auth(api_url, &c.project_id, key, RetryPolicy::default())
+        }
+        ProviderKind::Clerk => Provider::clerk(api_url, key, RetryPolicy::default()),
+    }
+}
+
+#[tokio::test]
+async fn get_user_answers_the_user_or_none_once_deleted() {
+    for kind in [ProviderKind::StackAuth, ProviderKind::Clerk] {
+        let emu = emulator(kind).await;
+        let p = provider(&emu, &emu.base_url());
+        let id = emu.user_ids()[1].clone();
+        assert_eq!(p.get_user(&id).await.unwrap(), emu.user(&id), "{kind:?}");
+        assert!(emu.delete_user(&id));
+        assert_eq!(p.get_user(&id).await.unwrap(), None, "{kind:?}");
+        // Ids that would change the path are refused before any request.
+        assert!(matches!(
+            p.get_user("../users").await,
+            Err(ApiError::Unsupported(_))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn a_404_that_is_not_the_providers_user_error_is_an_error() {
+    for kind in [ProviderKind::StackAuth, ProviderKind::Clerk] {
+        let emu = emulator(kind).await;
+        // A wrong API URL: every path is a plain 404.
+        let p = provider(&emu, &format!("{}/wrong", emu.base_url()));
+        let id = emu.user_ids()[0].clone();
+        let err = p.get_user(&id).await.unwrap_err();
+        assert!(
+            matches!(err, ApiError::Status { status: 404, .. }),
+            "{kind:?}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn current_change_is_versioned_like_a_listed_user() {
+    for kind in [ProviderKind::StackAuth, ProviderKind::Clerk] {
+        let emu = emulator(kind).await;
+        let p = provider(&emu, &emu.base_url());
+        let id = emu.user_ids()[0].clone();
+        let listed = p.list_page(None).await.unwrap().changes.remove(0);
+        let before = chrono::Utc::now();
+        let change = p.current_change(&id).await.unwrap().unwrap();
+        assert!(
+            matches!(&change.kind, ChangeKind::Upsert(p) if Some(&p.raw_json) == emu.user(&id).as_ref())
+        );
+        match kind {
+            // The user's own update time.
+            ProviderKind::Clerk => assert_eq!(change.version, listed.version),
+            // The whole second before the request.
+            ProviderKind::StackAuth => {
+                let version = change.version.at();
+                assert_eq!(version.timestamp_subsec_nanos(), 0);
+                assert!(version < before && before - version <= chrono::TimeDelta::seconds(2));
+            }
+        }
+        assert!(emu.delete_user(&id));
+        assert_eq!(p.current_change(&id).await.unwrap(), None);
+    }
+}
