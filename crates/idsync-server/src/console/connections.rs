@@ -2,19 +2,19 @@
 //! the backfill / reconcile buttons.
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Redirect;
 use idsync_providers::ProviderKind;
 use idsync_store::errors::{self, ErrorRow};
 use idsync_sync::SyncError;
 use maud::{Markup, html};
 
+use super::flash::{Flash, back};
 use super::layout::{
-    Flash, Page, ago, count, exact, health_badge, maybe_ago, provider_name, run_summary,
-    status_badge,
+    Page, ago, count, exact, health_badge, maybe_ago, provider_name, run_summary, status_badge,
 };
 use super::session::{CsrfForm, Session};
-use super::{PageError, back, connection_url, find, user_url};
+use super::{PageError, connection_url, find, user_url};
 use crate::AppState;
 use crate::admin::overview::{ConnectionOverview, Health, overview};
 use crate::jobs::{self, JobKind};
@@ -83,7 +83,7 @@ pub(super) async fn connection_page(
     session: Session,
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(flash): Query<Flash>,
+    flash: Flash,
 ) -> Result<Markup, PageError> {
     let conn = find(&state, &name)?;
     let c = overview(&state, &conn).await?;
@@ -361,5 +361,5 @@ async fn start(
             Err(format!("{job} could not start: {e}"))
         }
     };
-    Ok(back(&connection_url(&name), outcome))
+    Ok(back(&state, &connection_url(&name), outcome))
 }

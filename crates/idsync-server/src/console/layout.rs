@@ -4,18 +4,10 @@
 use chrono::{DateTime, Utc};
 use idsync_store::runs::RunRow;
 use maud::{DOCTYPE, Markup, html};
-use serde::Deserialize;
 
+use super::flash::Flash;
 use super::session::Session;
 use crate::admin::overview::Health;
-
-/// The outcome of the previous form, carried in the query string by
-/// [`back`](super::back).
-#[derive(Deserialize)]
-pub(super) struct Flash {
-    notice: Option<String>,
-    error: Option<String>,
-}
 
 /// One page: title, breadcrumb trail (label, link) and content.
 pub(super) struct Page<'a> {

@@ -8,6 +8,7 @@
 //! the stylesheet is a file of its own rather than inline.
 
 mod connections;
+mod flash;
 mod layout;
 mod oidc;
 mod session;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::map_response;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use idsync_providers::ApiError;
 use idsync_store::StoreError;
@@ -232,17 +233,6 @@ fn connection_url(name: &str) -> String {
 
 fn user_url(name: &str, id: &str) -> String {
     format!("/connections/{}/users/{}", enc(name), enc(id))
-}
-
-/// Where a form goes after it is handled: back to a page, with the outcome
-/// in the query string, shown once as a banner (303, so a reload does not
-/// repeat the action).
-fn back(to: &str, outcome: Result<String, String>) -> Redirect {
-    let (key, text) = match outcome {
-        Ok(notice) => ("notice", notice),
-        Err(error) => ("error", error),
-    };
-    Redirect::to(&format!("{to}?{key}={}", enc(&text)))
 }
 
 #[cfg(test)]

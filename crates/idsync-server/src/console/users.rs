@@ -10,9 +10,10 @@ use idsync_store::users::{self, UserQuery, UserState};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::layout::{Flash, Page, ago, exact, maybe_ago, provider_name, user_badge};
+use super::flash::{Flash, back};
+use super::layout::{Page, ago, exact, maybe_ago, provider_name, user_badge};
 use super::session::{CsrfForm, Session};
-use super::{PageError, back, connection_url, enc, find, provider_failure, user_url};
+use super::{PageError, connection_url, enc, find, provider_failure, user_url};
 use crate::AppState;
 
 const PAGE_SIZE: i64 = 50;
@@ -40,7 +41,7 @@ pub(super) async fn list_page(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(p): Query<ListParams>,
-    Query(flash): Query<Flash>,
+    flash: Flash,
 ) -> Result<Markup, PageError> {
     let conn = find(&state, &name)?;
     let search = p.search.unwrap_or_default().trim().to_owned();
@@ -165,6 +166,7 @@ pub(super) async fn create(
     let email = form.email.trim().to_owned();
     if !email.contains('@') {
         return Ok(back(
+            &state,
             &to,
             Err(format!("“{email}” is not an email address.")),
         ));
@@ -195,7 +197,7 @@ pub(super) async fn create(
             ))
         }
     };
-    Ok(back(&to, outcome))
+    Ok(back(&state, &to, outcome))
 }
 
 /// `GET /connections/{name}/users/{id}`.
@@ -203,7 +205,7 @@ pub(super) async fn detail_page(
     session: Session,
     State(state): State<AppState>,
     Path((name, id)): Path<(String, String)>,
-    Query(flash): Query<Flash>,
+    flash: Flash,
 ) -> Result<Markup, PageError> {
     let conn = find(&state, &name)?;
     let detail = users::get(&state.pool, &conn.table, &id)
@@ -317,5 +319,5 @@ pub(super) async fn delete(
             ))
         }
     };
-    Ok(back(&user_url(&name, &id), outcome))
+    Ok(back(&state, &user_url(&name, &id), outcome))
 }

@@ -160,6 +160,13 @@ async fn state_changing_forms_need_the_session_csrf_token() {
     assert!(back.starts_with("/connections/stack?notice="), "{back}");
     assert!(a.page(&back).await.contains("Reconcile started"));
     wait_for("the reconcile run", async || runs().await > runs_before).await;
+
+    // Banners are signed: a crafted link cannot put its words on a page.
+    let forged = "/connections/stack?error=Session%20expired%3A%20log%20in%20at%20evil.example";
+    assert!(!a.page(forged).await.contains("evil.example"));
+    let tampered = back.replace("notice=Reconcile", "notice=Recompile");
+    assert_ne!(tampered, back);
+    assert!(!a.page(&tampered).await.contains("Recompile"));
 }
 
 #[tokio::test]
