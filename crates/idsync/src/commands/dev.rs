@@ -138,7 +138,7 @@ pub async fn run(args: &DevArgs, logs: LogFormat) -> Result<ExitCode> {
     );
     println!("  idsync       http://{addr}  (webhooks: /webhooks/{CONNECTION}, health: /readyz)");
     println!(
-        "  Console      http://{addr}/login?token={}  (one-time admin token; also for the API at /api/v1)",
+        "  Console      http://{addr}/login?token={}  (admin token for this run; also for the API at /api/v1)",
         state.admin.token().expose()
     );
     println!();

@@ -61,7 +61,7 @@ async fn pages_require_a_session_and_wrong_tokens_are_refused() {
     client.cookie = Some("idsync_session=1999999999:forged".to_owned());
     assert_eq!(location(&client.get("/").await), "/login");
 
-    // The one-time login URL: sets the session and drops the token from
+    // The printed login URL: sets the session and drops the token from
     // the address bar.
     client.cookie = None;
     let res = client.get(&format!("/login?token={ADMIN_TOKEN}")).await;
