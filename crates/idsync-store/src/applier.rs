@@ -86,35 +86,62 @@ async fn run(
         let (items, replies): (Vec<Delivery>, Vec<Reply>) = batch.drain(..).unzip();
         let size = items.len();
         let started = std::time::Instant::now();
-        let result = apply_batch(&pool, &connection, &table, &items).await;
+        let results = apply_or_split(&pool, &connection, &table, &items).await;
         metrics::histogram!("idsync_apply_seconds", "connection" => connection.clone())
             .record(started.elapsed().as_secs_f64());
         metrics::histogram!("idsync_apply_batch_size", "connection" => connection.clone())
             .record(size as f64);
-        match result {
-            Ok(outcomes) => {
-                tracing::debug!(connection, size, "batch committed");
-                for outcome in &outcomes {
-                    metrics::counter!("idsync_webhook_deliveries_total",
-                        "connection" => connection.clone(), "outcome" => outcome.as_str())
-                    .increment(1);
-                }
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
-                }
-            }
-            Err(e) => {
-                let e = ApplyError::from(e);
-                tracing::warn!(connection, size, error = %e, "batch failed");
-                metrics::counter!("idsync_webhook_deliveries_total",
-                    "connection" => connection.clone(), "outcome" => "failed")
-                .increment(size as u64);
-                for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
-                }
-            }
+        for (reply, result) in replies.into_iter().zip(results) {
+            let outcome = match &result {
+                Ok(outcome) => outcome.as_str(),
+                Err(_) => "failed",
+            };
+            metrics::counter!("idsync_webhook_deliveries_total",
+                "connection" => connection.clone(), "outcome" => outcome)
+            .increment(1);
+            let _ = reply.send(result);
         }
     }
+}
+
+/// Applies a batch in one transaction. If it fails for a reason other than
+/// the database being unavailable (a constraint or trigger the user added
+/// to the table, say), one bad delivery must not fail the others with it,
+/// retry after retry: each is then applied in a transaction of its own.
+async fn apply_or_split(
+    pool: &PgPool,
+    connection: &str,
+    table: &UsersTable,
+    items: &[Delivery],
+) -> Vec<Result<Outcome, ApplyError>> {
+    let e = match apply_batch(pool, connection, table, items).await {
+        Ok(outcomes) => {
+            tracing::debug!(connection, size = items.len(), "batch committed");
+            return outcomes.into_iter().map(Ok).collect();
+        }
+        Err(e) => ApplyError::from(e),
+    };
+    if matches!(e, ApplyError::Unavailable(_)) || items.len() == 1 {
+        tracing::warn!(connection, size = items.len(), error = %e, "batch failed");
+        return vec![Err(e); items.len()];
+    }
+    tracing::warn!(connection, size = items.len(), error = %e, "batch failed; applying its deliveries one by one");
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        let result = apply_batch(pool, connection, table, std::slice::from_ref(item))
+            .await
+            .map_err(ApplyError::from)
+            .and_then(|mut outcomes| {
+                outcomes
+                    .pop()
+                    .ok_or_else(|| ApplyError::Failed("no outcome".to_owned()))
+            });
+        if let Err(e) = &result {
+            tracing::warn!(connection, message_id = item.message_id, error = %e, "delivery failed");
+        }
+        results.push(result);
+    }
+    results
 }
 
 /// Claims, applies and commits one batch; returns one outcome per delivery.

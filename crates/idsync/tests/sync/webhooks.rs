@@ -358,3 +358,84 @@ async fn a_nul_character_in_a_profile_is_stored_replaced() {
         json!({"note\u{FFFD}": ["x\u{FFFD}y"]})
     );
 }
+
+/// A delivery the database refuses (here, by a trigger the user added to
+/// the table) fails alone: the others of its batch are applied.
+#[tokio::test]
+async fn one_refused_delivery_does_not_fail_its_batch() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Clerk, 0).await;
+    let cfg = config(&db.url, &[Conn::new("clerk", &emu)]);
+    let server = serve(&cfg).await;
+    wait_for_count(
+        &db.pool,
+        "SELECT count(*) FROM idsync.sync_runs WHERE status = 'completed'",
+        1,
+    )
+    .await;
+    let s = sender(&server, "clerk", &emu);
+    emu.create_user();
+    let blocker = emu.take_events().remove(0);
+    let users: Vec<String> = (0..11)
+        .map(|_| emu.create_user()["id"].as_str().unwrap().to_owned())
+        .collect();
+    let events = emu.take_events();
+    let poison = &users[0];
+    sqlx::raw_sql(&format!(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.id = '{poison}' THEN RAISE EXCEPTION 'refused by a test trigger'; END IF;
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON neon_identity.users_sync
+           FOR EACH ROW EXECUTE FUNCTION refuse();"
+    ))
+    .execute(&db.pool)
+    .await
+    .unwrap();
+
+    // Hold the applier on a table lock with one delivery, so the next ones
+    // queue up and are applied together once it is released.
+    let mut lock = db.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE neon_identity.users_sync IN EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let first = tokio::spawn({
+        let s = sender(&server, "clerk", &emu);
+        async move { s.send(&blocker).await.unwrap() }
+    });
+    wait_for_count(
+        &db.pool,
+        "SELECT count(*) FROM pg_locks WHERE NOT granted",
+        1,
+    )
+    .await;
+    let rest =
+        tokio::spawn(
+            async move { futures::future::join_all(events.iter().map(|e| s.send(e))).await },
+        );
+    // Time for the requests to reach the applier's queue (not observable
+    // from here); if they were slower, they would only form smaller batches.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    lock.commit().await.unwrap();
+
+    assert_eq!(first.await.unwrap().as_u16(), 200);
+    let statuses: Vec<u16> = rest
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.unwrap().as_u16())
+        .collect();
+    assert_eq!(statuses[0], 503, "the refused delivery asks for a retry");
+    assert!(
+        statuses[1..].iter().all(|&c| c == 200),
+        "the others of its batch: {statuses:?}"
+    );
+    let active = count(
+        &db.pool,
+        "SELECT count(*) FROM neon_identity.users_sync WHERE deleted_at IS NULL",
+    )
+    .await;
+    assert_eq!(active, 11, "the blocker and ten of the eleven");
+}
