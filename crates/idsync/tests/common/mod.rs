@@ -339,3 +339,14 @@ pub async fn wait_for_count(pool: &PgPool, sql: &str, at_least: i64) {
     })
     .await;
 }
+
+/// Waits until `n` backfills have completed (`serve` runs the first one by
+/// itself).
+pub async fn backfilled(pool: &PgPool, n: i64) {
+    wait_for_count(
+        pool,
+        "SELECT count(*) FROM idsync.sync_runs WHERE kind = 'backfill' AND status = 'completed'",
+        n,
+    )
+    .await;
+}

@@ -25,22 +25,13 @@ async fn get_json(server: &Server, path: &str) -> Value {
     resp.json().await.unwrap()
 }
 
-async fn backfilled(db: &TestDb, n: i64) {
-    wait_for_count(
-        &db.pool,
-        "SELECT count(*) FROM idsync.sync_runs WHERE kind = 'backfill' AND status = 'completed'",
-        n,
-    )
-    .await;
-}
-
 #[tokio::test]
 async fn every_documented_route_exists_and_requires_the_token() {
     let db = postgres().await;
     let emu = emulator(ProviderKind::StackAuth, 30).await;
     let cfg = config(&db.url, &[Conn::new("main", &emu)]);
     let server = serve(&cfg).await;
-    backfilled(&db, 1).await;
+    backfilled(&db.pool, 1).await;
     let user = emu.user_ids()[3].clone();
 
     let doc: Value = reqwest::get(api(&server, "/openapi.json"))
@@ -258,7 +249,7 @@ async fn user_pages_are_stable_while_users_arrive_and_search_finds_them() {
     let emu = emulator(ProviderKind::Clerk, 120).await;
     let cfg = config(&db.url, &[Conn::new("main", &emu)]);
     let server = serve(&cfg).await;
-    backfilled(&db, 1).await;
+    backfilled(&db.pool, 1).await;
     let original: BTreeSet<String> = emu.user_ids().into_iter().collect();
     let s = sender(&server, "main", &emu);
 
@@ -369,7 +360,7 @@ async fn users_created_and_deleted_through_the_api_arrive_through_sync() {
     let emu = emulator(ProviderKind::StackAuth, 5).await;
     let cfg = config(&db.url, &[Conn::new("main", &emu)]);
     let server = serve(&cfg).await;
-    backfilled(&db, 1).await;
+    backfilled(&db.pool, 1).await;
     emu.auto_deliver(Some(WebhookTarget {
         url: server.webhook_url("main"),
         secret: emu.config().webhook_secret.clone(),
@@ -514,7 +505,7 @@ async fn health_jobs_on_demand_and_a_failing_connection() {
         format!("http://{}/webhooks/gone", cfg.listen)
     );
 
-    backfilled(&db, 1).await;
+    backfilled(&db.pool, 1).await;
     let main = get_json(&server, "/connections/main").await;
     assert_eq!(main["health"], "healthy", "{main}");
     assert_eq!(main["active_users"], 2000);

@@ -14,12 +14,7 @@ async fn status_reports_users_jobs_webhooks_and_errors() {
     let emu = emulator(ProviderKind::StackAuth, 40).await;
     let cfg = config(&db.url, &[Conn::new("main", &emu)]);
     let server = serve(&cfg).await;
-    wait_for_count(
-        &db.pool,
-        "SELECT count(*) FROM idsync.sync_runs WHERE status = 'completed'",
-        1,
-    )
-    .await;
+    backfilled(&db.pool, 1).await;
     let id = emu.user_ids()[0].clone();
     emu.delete_user(&id);
     deliver_all(&sender(&server, "main", &emu), &emu.take_events()).await;

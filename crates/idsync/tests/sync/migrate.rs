@@ -60,25 +60,29 @@ async fn migrate_is_idempotent_and_safe_to_run_concurrently() {
     );
 }
 
+/// Runs `setup`, then `idsync migrate`, which must fail; returns its stderr.
+async fn refused_migrate(db: &TestDb, setup: &str) -> String {
+    let emu = emulator(ProviderKind::StackAuth, 0).await;
+    sqlx::raw_sql(setup).execute(&db.pool).await.unwrap();
+    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
+    let out = cli(&cfg.path(), &["migrate"]).await;
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[tokio::test]
 async fn an_incompatible_existing_table_is_refused_and_left_alone() {
     let db = postgres().await;
-    let emu = emulator(ProviderKind::StackAuth, 0).await;
     // Neon's generated-column layout: idsync cannot write `id` itself.
-    sqlx::raw_sql(
+    let msg = refused_migrate(
+        &db,
         "CREATE SCHEMA neon_identity;
          CREATE TABLE neon_identity.users_sync (
              raw_json jsonb NOT NULL,
              id text GENERATED ALWAYS AS (raw_json ->> 'id') STORED NOT NULL PRIMARY KEY,
              name text, email text, created_at timestamptz, updated_at timestamptz, deleted_at text);",
     )
-    .execute(&db.pool)
-    .await
-    .unwrap();
-    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
-    let out = cli(&cfg.path(), &["migrate"]).await;
-    assert!(!out.status.success());
-    let msg = String::from_utf8_lossy(&out.stderr);
+    .await;
     assert!(msg.contains("neon_identity.users_sync"), "{msg}");
     assert!(msg.contains("column id is a generated column"), "{msg}");
     assert!(
@@ -99,20 +103,14 @@ async fn an_incompatible_existing_table_is_refused_and_left_alone() {
 #[tokio::test]
 async fn a_table_keyed_only_by_a_partial_index_is_refused() {
     let db = postgres().await;
-    let emu = emulator(ProviderKind::StackAuth, 0).await;
-    sqlx::raw_sql(
+    let msg = refused_migrate(
+        &db,
         "CREATE SCHEMA neon_identity;
          CREATE TABLE neon_identity.users_sync (
              raw_json jsonb NOT NULL, id text NOT NULL, name text, email text,
              created_at timestamptz, updated_at timestamptz, deleted_at timestamptz);
          CREATE UNIQUE INDEX ON neon_identity.users_sync (id) WHERE deleted_at IS NULL;",
     )
-    .execute(&db.pool)
-    .await
-    .unwrap();
-    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
-    let out = cli(&cfg.path(), &["migrate"]).await;
-    assert!(!out.status.success());
-    let msg = String::from_utf8_lossy(&out.stderr);
+    .await;
     assert!(msg.contains("column id is not the primary key"), "{msg}");
 }

@@ -81,12 +81,7 @@ async fn reconcile_does_not_delete_a_user_created_during_the_pass() {
     let cfg = config(&db.url, &[Conn::new("main", &emu)]);
     let server = serve(&cfg).await;
     // serve backfills on its own; wait for it.
-    wait_for_count(
-        &db.pool,
-        "SELECT count(*) FROM idsync.sync_runs WHERE kind='backfill' AND status='completed'",
-        1,
-    )
-    .await;
+    backfilled(&db.pool, 1).await;
     assert_eq!(
         count(&db.pool, "SELECT count(*) FROM neon_identity.users_sync").await,
         1000

@@ -318,12 +318,7 @@ async fn a_nul_character_in_a_profile_is_stored_replaced() {
     let server = serve(&cfg).await;
     // After serve's first backfill, which would otherwise list the user with
     // its real name at the same version.
-    wait_for_count(
-        &db.pool,
-        "SELECT count(*) FROM idsync.sync_runs WHERE status = 'completed'",
-        1,
-    )
-    .await;
+    backfilled(&db.pool, 1).await;
     let user = emu.create_user();
     let event = emu.take_events().remove(0);
     let mut body: serde_json::Value = serde_json::from_str(&event.body).unwrap();
@@ -367,12 +362,7 @@ async fn one_refused_delivery_does_not_fail_its_batch() {
     let emu = emulator(ProviderKind::Clerk, 0).await;
     let cfg = config(&db.url, &[Conn::new("clerk", &emu)]);
     let server = serve(&cfg).await;
-    wait_for_count(
-        &db.pool,
-        "SELECT count(*) FROM idsync.sync_runs WHERE status = 'completed'",
-        1,
-    )
-    .await;
+    backfilled(&db.pool, 1).await;
     let s = sender(&server, "clerk", &emu);
     emu.create_user();
     let blocker = emu.take_events().remove(0);
