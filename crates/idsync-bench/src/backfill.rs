@@ -4,9 +4,9 @@
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use idsync_core::{ConnectionName, Secret, SqlIdent};
+use idsync_core::{ConnectionName, SqlIdent};
 use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind};
-use idsync_providers::{Provider, RetryPolicy};
+use idsync_providers::registry;
 use idsync_store::runs::RunCounts;
 use idsync_store::{PgPool, UsersTable};
 use idsync_sync::{JobReport, JobTarget, Progress};
@@ -48,18 +48,9 @@ async fn one_provider(pool: &PgPool, users: usize, kind: ProviderKind) -> Result
         SqlIdent::parse(&format!("users_{kind}"))?,
     );
     idsync_store::migrate::migrate(pool, std::slice::from_ref(&table)).await?;
-    let emu = emulator.config();
-    let key = Secret::new(emu.api_key.clone());
-    // As `idsync serve` configures it (crates/idsync/src/runtime.rs).
-    let provider = match kind {
-        ProviderKind::StackAuth => Provider::stack_auth(
-            &emulator.base_url(),
-            &emu.project_id,
-            key,
-            RetryPolicy::default(),
-        ),
-        ProviderKind::Clerk => Provider::clerk(&emulator.base_url(), key, RetryPolicy::default()),
-    };
+    // As `idsync serve` configures it, from the keys a connection takes.
+    let provider =
+        registry::configure(&kind.to_string(), name.as_str(), emulator.connection_keys())?;
     let target = JobTarget {
         pool,
         connection: name.as_str(),

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use idsync_core::{Change, ConnectionName, Secret, SqlIdent};
+use idsync_core::{Change, ConnectionName, SqlIdent};
 use idsync_emulator::{Emulator, EmulatorConfig, WebhookEvent, WebhookSender, WebhookTarget};
-use idsync_providers::svix::{Verifier, WebhookMeta};
-use idsync_providers::{Decoded, Provider, ProviderKind, RetryPolicy};
+use idsync_providers::svix::WebhookMeta;
+use idsync_providers::{Effect, clerk, registry};
 use idsync_server::{AppState, ConnectionRuntime};
 use idsync_store::applier::{Applier, Delivery};
 use idsync_store::{PgPool, UsersTable};
@@ -68,18 +68,15 @@ impl Fixture {
         // backfill would disturb the figures.
         let emu = emulator.config();
         let applier = Applier::spawn(pool.clone(), connection.to_string(), table.clone());
+        let provider =
+            registry::configure("clerk", connection.as_str(), emulator.connection_keys())?;
         let runtime = ConnectionRuntime {
             name: connection.clone(),
-            kind: ProviderKind::Clerk,
             table: table.clone(),
-            verifier: Verifier::new(&Secret::new(emu.webhook_secret.clone()))?,
-            provider: Provider::clerk(
-                &emulator.base_url(),
-                Secret::new(emu.api_key.clone()),
-                RetryPolicy::default(),
-            ),
+            provider,
             applier: applier.clone(),
             reconcile_interval: None,
+            refresh_wake: Default::default(),
         };
         let state = AppState::new(pool.clone(), vec![runtime]).with_metrics(metrics);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -363,16 +360,15 @@ fn decode(events: &[WebhookEvent]) -> Result<Vec<Delivery>> {
             message_id: event.msg_id.clone(),
             timestamp: event.created_at,
         };
-        match ProviderKind::Clerk
-            .decode_webhook(&meta, event.body.as_bytes())
+        match clerk::decode_webhook(&meta, event.body.as_bytes())
             .with_context(|| format!("decoding {}", event.msg_id))?
         {
-            Decoded::Change { event_type, change } => deliveries.push(Delivery {
+            (event_type, Effect::Apply(change)) => deliveries.push(Delivery {
                 message_id: meta.message_id,
                 event_type,
                 change: Some(change),
             }),
-            Decoded::Ignored { event_type } => bail!("unexpected event type {event_type}"),
+            (event_type, _) => bail!("unexpected event type {event_type}"),
         }
     }
     Ok(deliveries)

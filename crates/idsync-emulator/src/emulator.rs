@@ -311,6 +311,23 @@ impl Emulator {
         &self.core().config
     }
 
+    /// The provider keys of an idsync connection to this emulator.
+    pub fn connection_keys(&self) -> Vec<(&'static str, String)> {
+        let c = self.config();
+        let mut keys = vec![
+            ("api_url", self.base_url()),
+            ("webhook_secret", c.webhook_secret.clone()),
+        ];
+        match c.kind {
+            ProviderKind::StackAuth => {
+                keys.push(("project_id", c.project_id.clone()));
+                keys.push(("secret_server_key", c.api_key.clone()));
+            }
+            ProviderKind::Clerk => keys.push(("secret_key", c.api_key.clone())),
+        }
+        keys
+    }
+
     /// Every live user as the list API returns them, in sign-up order
     /// (Stack Auth: anonymous users included).
     pub fn users(&self) -> Vec<Value> {

@@ -5,6 +5,9 @@
 use std::time::Duration;
 
 use reqwest::{RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+
+use crate::DecodeError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -16,6 +19,8 @@ pub enum ApiError {
     Status { status: u16, body: String },
     #[error("provider API answered an unexpected body: {0}")]
     Body(String),
+    #[error("provider API answered a user idsync cannot read: {0}")]
+    Decode(#[from] DecodeError),
     #[error("still rate-limited after {0} retries")]
     RateLimited(u32),
     #[error("not supported: {0}")]
@@ -68,11 +73,21 @@ pub(crate) async fn send(
     url: &str,
     make: impl Fn() -> RequestBuilder,
 ) -> Result<Response, ApiError> {
+    send_accepting(policy, url, make, |s| s.is_success()).await
+}
+
+/// [`send`], returning every answer whose status `accept` takes.
+async fn send_accepting(
+    policy: &RetryPolicy,
+    url: &str,
+    make: impl Fn() -> RequestBuilder,
+    accept: impl Fn(StatusCode) -> bool,
+) -> Result<Response, ApiError> {
     let mut transient = 0;
     let mut limited = 0;
     loop {
         match make().send().await {
-            Ok(resp) if resp.status().is_success() => return Ok(resp),
+            Ok(resp) if accept(resp.status()) => return Ok(resp),
             Ok(resp) if resp.status() == StatusCode::TOO_MANY_REQUESTS => {
                 limited += 1;
                 if limited > policy.rate_limit_retries {
@@ -189,20 +204,33 @@ pub(crate) async fn call_json(
 /// A read of one resource: `Ok(None)` when the provider answered 404 with a
 /// body `gone` recognises as its "no such resource" error. Any other 404 (a
 /// wrong API URL, a proxy's page) stays an error, because callers act on
-/// `None` by deleting.
-pub(crate) fn none_if_gone<T>(
-    result: Result<T, ApiError>,
-    gone: impl FnOnce(&serde_json::Value) -> bool,
-) -> Result<Option<T>, ApiError> {
-    match result {
-        Ok(found) => Ok(Some(found)),
-        Err(ApiError::Status { status: 404, body })
-            if serde_json::from_str(&body).is_ok_and(|b| gone(&b)) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(e),
+/// `None` by deleting. The whole body is read for this, not the truncated
+/// one an error message keeps.
+pub(crate) async fn get_optional(
+    policy: &RetryPolicy,
+    url: &str,
+    make: impl Fn() -> RequestBuilder,
+    gone: impl FnOnce(&Value) -> bool,
+) -> Result<Option<Value>, ApiError> {
+    let resp = send_accepting(policy, url, make, |s| {
+        s.is_success() || s == StatusCode::NOT_FOUND
+    })
+    .await?;
+    if resp.status() != StatusCode::NOT_FOUND {
+        return json(resp).await.map(Some);
     }
+    let body = resp
+        .text()
+        .await
+        .map_err(|e| ApiError::Body(e.to_string()))?;
+    if serde_json::from_str::<Value>(&body).is_ok_and(|b| gone(&b)) {
+        return Ok(None);
+    }
+    metrics::counter!("idsync_provider_api_errors_total", "status" => "404").increment(1);
+    Err(ApiError::Status {
+        status: 404,
+        body: truncated(body),
+    })
 }
 
 pub(crate) async fn json(resp: Response) -> Result<serde_json::Value, ApiError> {

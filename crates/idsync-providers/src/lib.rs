@@ -1,22 +1,33 @@
 //! Provider adapters: bytes in, [`Change`](idsync_core::Change)s out.
 //!
-//! - [`svix`]: signature verification shared by Stack Auth and Clerk.
-//! - [`ProviderApi`]: what idsync asks of a provider; [`stack_auth`] and
-//!   [`clerk`] implement it (decode webhook events and user objects, list
-//!   and manage users through the provider's API), and [`Provider`] holds
-//!   the configured one.
-//! - `http_client`: rate-limit and retry handling common to list APIs.
+//! - [`provider`]: the one interface. A provider module offers a
+//!   [`ProviderDef`] (its description and its configuration keys) whose
+//!   `configure` gives a [`Provider`]: a [`Connector`] that verifies and
+//!   decodes pushes and lists, reads and manages users through the API.
+//! - [`registry`]: every provider, found by name. Nothing outside the
+//!   provider modules and the registry names a provider.
+//! - [`push`]: what a verified push means: events that apply a change,
+//!   name a user to fetch again, or are ignored.
+//! - [`svix`] and [`verify`]: the verification schemes providers share.
+//! - `http_client`: rate-limit and retry handling common to API clients.
 //!
 //! Adapters know nothing of SQL; the applier knows nothing of providers.
 
 pub mod clerk;
+mod decode;
 mod http_client;
+pub mod keys;
 pub mod manage;
-mod provider;
+pub mod provider;
+pub mod push;
+pub mod registry;
 pub mod stack_auth;
 pub mod svix;
+pub mod verify;
 
+pub use decode::DecodeError;
 pub use http_client::{ApiError, RetryPolicy};
-pub use provider::{
-    DecodeError, Decoded, Page, Provider, ProviderApi, ProviderKind, UnknownProvider,
-};
+pub use keys::Keys;
+pub use provider::{Connector, KeyInfo, Page, Provider, ProviderDef, ProviderInfo};
+pub use push::{Effect, PushError, PushEvent, PushRequest};
+pub use registry::UnknownProvider;

@@ -1,145 +1,125 @@
-use idsync_core::{Change, Secret, Version};
+//! The one interface between idsync and its providers.
+//!
+//! A provider module offers a static [`ProviderDef`]: its description for
+//! people ([`ProviderInfo`]) and a constructor that reads its configuration
+//! keys into a configured connection, a [`Connector`]. The rest of idsync
+//! holds connectors as a [`Provider`] and names no provider.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use http::HeaderMap;
+use idsync_core::{Change, Version};
 use serde_json::Value;
 
+use crate::keys::Keys;
 use crate::manage::{NewUser, UserUpdate};
-use crate::svix::WebhookMeta;
-use crate::{ApiError, RetryPolicy, clerk, stack_auth};
+use crate::push::{PushError, PushEvent, PushRequest};
+use crate::{ApiError, DecodeError};
 
-/// The providers idsync can sync from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
-    StackAuth,
-    Clerk,
+/// A provider call in flight. Boxed so that [`Connector`] can be a trait
+/// object; one allocation per HTTP request is noise.
+pub type ApiFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'a>>;
+
+/// What people are told about a provider: the console and `idsync
+/// providers` show it, and `idsync connect` prints the setup steps.
+#[derive(Debug)]
+pub struct ProviderInfo {
+    /// The `provider` value in the configuration, e.g. `stack_auth`.
+    pub name: &'static str,
+    /// Other spellings accepted in the configuration.
+    pub aliases: &'static [&'static str],
+    /// e.g. "Stack Auth".
+    pub display_name: &'static str,
+    /// The provider's documentation of what idsync uses.
+    pub docs_url: &'static str,
+    /// Where its admins configure it, e.g. "Stack Auth dashboard".
+    pub console_name: &'static str,
+    pub console_url: &'static str,
+    /// Steps in the provider's console that point its pushes at idsync;
+    /// `{url}` stands for the connection's push URL.
+    pub push_setup: &'static [&'static str],
+    /// Its configuration keys, for documentation and error messages.
+    pub keys: &'static [KeyInfo],
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("unknown provider {0:?}: expected one of stack_auth, clerk")]
-pub struct UnknownProvider(pub String);
-
-impl std::str::FromStr for ProviderKind {
-    type Err = UnknownProvider;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "stack_auth" | "stack-auth" => Ok(Self::StackAuth),
-            "clerk" => Ok(Self::Clerk),
-            other => Err(UnknownProvider(other.to_owned())),
-        }
-    }
+/// One configuration key of a provider.
+#[derive(Debug)]
+pub struct KeyInfo {
+    pub name: &'static str,
+    /// Also accepted as `<name>_file`; never shown or logged.
+    pub secret: bool,
+    /// `None`: required.
+    pub default: Option<&'static str>,
+    pub help: &'static str,
 }
 
-impl ProviderKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::StackAuth => "stack_auth",
-            Self::Clerk => "clerk",
-        }
+impl ProviderInfo {
+    /// The setup steps with the connection's push URL filled in.
+    pub fn push_steps(&self, push_url: &str) -> Vec<String> {
+        self.push_setup
+            .iter()
+            .map(|s| s.replace("{url}", push_url))
+            .collect()
     }
 
-    pub fn default_api_url(self) -> &'static str {
-        match self {
-            Self::StackAuth => stack_auth::DEFAULT_API_URL,
-            Self::Clerk => clerk::DEFAULT_API_URL,
-        }
-    }
-
-    /// Decodes a verified webhook body.
-    pub fn decode_webhook(self, meta: &WebhookMeta, body: &[u8]) -> Result<Decoded, DecodeError> {
-        match self {
-            Self::StackAuth => stack_auth::Client::decode_webhook(meta, body),
-            Self::Clerk => clerk::Client::decode_webhook(meta, body),
-        }
-    }
-
-    /// The change for a user object read through the API (see
-    /// [`ProviderApi::read_change`]).
-    pub fn read_change(self, user: &Value, asked: Version) -> Result<Change, DecodeError> {
-        match self {
-            Self::StackAuth => stack_auth::Client::read_change(user, asked),
-            Self::Clerk => clerk::Client::read_change(user, asked),
-        }
+    /// Whether `name` is this provider's configuration name or an alias.
+    pub fn is_named(&self, name: &str) -> bool {
+        self.name == name || self.aliases.contains(&name)
     }
 }
 
-/// What idsync asks of a provider: decode its webhooks, list its users,
-/// manage them. Each provider module implements it on its API client; a new
-/// provider is one more module and one more [`Provider`] variant.
-pub trait ProviderApi: Send + Sync {
-    /// Decodes a webhook body whose signature has been verified.
-    fn decode_webhook(meta: &WebhookMeta, body: &[u8]) -> Result<Decoded, DecodeError>
-    where
-        Self: Sized;
+/// A provider idsync can sync from. One static value per provider module,
+/// listed in the [registry](crate::registry).
+pub trait ProviderDef: Sync {
+    fn info(&self) -> &'static ProviderInfo;
+
+    /// Reads and checks this provider's keys. Problems are reported through
+    /// `keys` (all of them, not only the first); `None` when there were any.
+    fn configure(&self, keys: &mut Keys<'_>) -> Option<Provider>;
+}
+
+/// A configured connection to a provider: how its pushes are verified and
+/// decoded, and its API.
+pub trait Connector: Send + Sync + fmt::Debug {
+    fn info(&self) -> &'static ProviderInfo;
+
+    /// Verifies and decodes one push request. Nothing may be written before
+    /// this returns `Ok`.
+    fn receive(&self, push: &PushRequest<'_>) -> Result<Vec<PushEvent>, PushError>;
+
+    /// Answers a verification `GET` of the push URL (Okta's one-time
+    /// challenge); `None` when the provider sends none.
+    fn challenge(&self, _headers: &HeaderMap) -> Option<Result<Value, PushError>> {
+        None
+    }
 
     /// The upsert for a user object read through the API (listed or got by
     /// id), versioned by the object's own update time or, lacking one, by
     /// `asked`: a time taken before the request was sent, so never later
     /// than the state the provider answered with.
-    fn read_change(user: &Value, asked: Version) -> Result<Change, DecodeError>
-    where
-        Self: Sized;
+    fn read_change(&self, user: &Value, asked: Version) -> Result<Change, DecodeError>;
 
     /// Fetches the page at `cursor` (`None` = the first page).
-    fn list_page(
-        &self,
-        cursor: Option<&Value>,
-    ) -> impl Future<Output = Result<Page, ApiError>> + Send;
+    fn list_page<'a>(&'a self, cursor: Option<&'a Value>) -> ApiFuture<'a, Page>;
 
     /// The number of users, when the provider can tell it cheaply.
-    fn total_users(&self) -> impl Future<Output = Result<Option<u64>, ApiError>> + Send {
-        async { Ok(None) }
+    fn total_users(&self) -> ApiFuture<'_, Option<u64>> {
+        Box::pin(async { Ok(None) })
     }
 
     /// Reads one user; `None` when the provider says it has no such user.
-    fn get_user(&self, id: &str) -> impl Future<Output = Result<Option<Value>, ApiError>> + Send;
+    fn get_user<'a>(&'a self, id: &'a str) -> ApiFuture<'a, Option<Value>>;
 
     /// Creates a user; returns the provider's user object.
-    fn create_user(&self, user: &NewUser) -> impl Future<Output = Result<Value, ApiError>> + Send;
+    fn create_user<'a>(&'a self, user: &'a NewUser) -> ApiFuture<'a, Value>;
 
     /// Changes a user's name or email; returns the provider's user object.
-    fn update_user(
-        &self,
-        id: &str,
-        update: &UserUpdate,
-    ) -> impl Future<Output = Result<Value, ApiError>> + Send;
+    fn update_user<'a>(&'a self, id: &'a str, update: &'a UserUpdate) -> ApiFuture<'a, Value>;
 
-    fn delete_user(&self, id: &str) -> impl Future<Output = Result<(), ApiError>> + Send;
-}
-
-/// Calls the same [`ProviderApi`] method on whichever client `provider` holds.
-macro_rules! each_client {
-    ($provider:expr, $client:ident => $call:expr) => {
-        match $provider {
-            Provider::StackAuth($client) => $call,
-            Provider::Clerk($client) => $call,
-        }
-    };
-}
-
-/// What a webhook body means for the users table.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decoded {
-    Change {
-        event_type: String,
-        change: Change,
-    },
-    /// An event type idsync does not handle (teams, sessions, ...).
-    Ignored {
-        event_type: String,
-    },
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum DecodeError {
-    #[error("body is not valid JSON: {0}")]
-    Json(String),
-    #[error("event has no type")]
-    MissingType,
-    #[error("event data has no user id")]
-    MissingUserId,
-    #[error("event data is not an object")]
-    NotAnObject,
-    #[error("event has no usable version timestamp")]
-    MissingVersion,
+    fn delete_user<'a>(&'a self, id: &'a str) -> ApiFuture<'a, ()>;
 }
 
 /// One page of a provider's user list.
@@ -148,45 +128,44 @@ pub struct Page {
     pub changes: Vec<Change>,
     /// Opaque cursor of the next page, persisted so a backfill can resume;
     /// `None` on the last page.
-    pub next: Option<serde_json::Value>,
+    pub next: Option<Value>,
 }
 
-/// A configured provider API client.
+/// A configured provider connection; cheap to clone.
 #[derive(Debug, Clone)]
-pub enum Provider {
-    StackAuth(stack_auth::Client),
-    Clerk(clerk::Client),
-}
+pub struct Provider(Arc<dyn Connector>);
 
 impl Provider {
-    pub fn stack_auth(api_url: &str, project_id: &str, key: Secret, retry: RetryPolicy) -> Self {
-        Self::StackAuth(stack_auth::Client::new(api_url, project_id, key, retry))
+    pub fn new(connector: impl Connector + 'static) -> Self {
+        Self(Arc::new(connector))
     }
 
-    pub fn clerk(api_url: &str, key: Secret, retry: RetryPolicy) -> Self {
-        Self::Clerk(clerk::Client::new(api_url, key, retry))
+    pub fn info(&self) -> &'static ProviderInfo {
+        self.0.info()
     }
 
-    pub fn kind(&self) -> ProviderKind {
-        match self {
-            Self::StackAuth(_) => ProviderKind::StackAuth,
-            Self::Clerk(_) => ProviderKind::Clerk,
-        }
+    pub fn receive(&self, push: &PushRequest<'_>) -> Result<Vec<PushEvent>, PushError> {
+        self.0.receive(push)
     }
 
-    /// Fetches the page at `cursor` (`None` = the first page).
+    pub fn challenge(&self, headers: &HeaderMap) -> Option<Result<Value, PushError>> {
+        self.0.challenge(headers)
+    }
+
+    pub fn read_change(&self, user: &Value, asked: Version) -> Result<Change, DecodeError> {
+        self.0.read_change(user, asked)
+    }
+
     pub async fn list_page(&self, cursor: Option<&Value>) -> Result<Page, ApiError> {
-        each_client!(self, c => c.list_page(cursor).await)
+        self.0.list_page(cursor).await
     }
 
-    /// The number of users, when the provider can tell it cheaply.
     pub async fn total_users(&self) -> Result<Option<u64>, ApiError> {
-        each_client!(self, c => c.total_users().await)
+        self.0.total_users().await
     }
 
-    /// Reads one user; `None` when the provider says it has no such user.
     pub async fn get_user(&self, id: &str) -> Result<Option<Value>, ApiError> {
-        each_client!(self, c => c.get_user(id).await)
+        self.0.get_user(id).await
     }
 
     /// The user's current state as a change, versioned as a listed user is;
@@ -196,50 +175,22 @@ impl Provider {
         let Some(user) = self.get_user(id).await? else {
             return Ok(None);
         };
-        self.kind()
-            .read_change(&user, asked)
+        self.read_change(&user, asked)
             .map(Some)
-            .map_err(|e| ApiError::Body(e.to_string()))
+            .map_err(ApiError::Decode)
     }
 
     /// Creates a user; returns the provider's user object. idsync never
     /// writes the table here: the change comes back through sync.
     pub async fn create_user(&self, user: &NewUser) -> Result<Value, ApiError> {
-        each_client!(self, c => c.create_user(user).await)
+        self.0.create_user(user).await
     }
 
     pub async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<Value, ApiError> {
-        each_client!(self, c => c.update_user(id, update).await)
+        self.0.update_user(id, update).await
     }
 
     pub async fn delete_user(&self, id: &str) -> Result<(), ApiError> {
-        each_client!(self, c => c.delete_user(id).await)
+        self.0.delete_user(id).await
     }
-}
-
-/// Parses a webhook body into an object with a `type` and a `data` object.
-pub(crate) fn envelope(body: &[u8]) -> Result<(String, serde_json::Value), DecodeError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| DecodeError::Json(e.to_string()))?;
-    let event_type = value
-        .get("type")
-        .and_then(|t| t.as_str())
-        .ok_or(DecodeError::MissingType)?
-        .to_owned();
-    Ok((event_type, value))
-}
-
-/// The `id` of a user object, validated.
-pub(crate) fn user_id(data: &serde_json::Value) -> Result<idsync_core::UserId, DecodeError> {
-    data.get("id")
-        .and_then(|v| v.as_str())
-        .and_then(idsync_core::UserId::parse)
-        .ok_or(DecodeError::MissingUserId)
-}
-
-pub(crate) fn opt_str(data: &serde_json::Value, key: &str) -> Option<String> {
-    data.get(key)
-        .and_then(|v| v.as_str())
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
 }

@@ -7,6 +7,11 @@
 use http::HeaderMap;
 use idsync_core::{Secret, Version};
 
+use crate::DecodeError;
+use crate::keys::Keys;
+use crate::push::{Effect, PushError, PushEvent, PushRequest};
+pub use crate::verify::VerifyError;
+
 /// Headers of a verified message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookMeta {
@@ -58,22 +63,14 @@ fn ksuid_seconds(raw: &str) -> Option<i64> {
     Some(limbs[0] as i64 + EPOCH)
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum VerifyError {
-    #[error("missing {0} header")]
-    MissingHeader(&'static str),
-    #[error("malformed {0} header")]
-    InvalidHeader(&'static str),
-    #[error("webhook timestamp is outside the 300 s tolerance window")]
-    TimestampOutOfWindow,
-    #[error("no signature matches")]
-    BadSignature,
-    #[error("webhook secret is not a valid whsec_ secret")]
-    BadSecret,
-}
-
 /// A connection's verifier, built once from its `whsec_...` secret.
 pub struct Verifier(svix::webhooks::Webhook);
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Verifier([redacted])")
+    }
+}
 
 impl Verifier {
     pub fn new(secret: &Secret) -> Result<Self, VerifyError> {
@@ -117,6 +114,37 @@ impl Verifier {
             timestamp,
         })
     }
+}
+
+/// Reads `key` (or `<key>_file`) as a Svix signing secret.
+pub(crate) fn verifier_key(keys: &mut Keys<'_>, key: &str) -> Option<Verifier> {
+    let secret = keys.secret(key)?;
+    match Verifier::new(&secret) {
+        Ok(verifier) if secret.expose().starts_with("whsec_") => Some(verifier),
+        _ => {
+            keys.problem(
+                key,
+                "not a Svix signing secret (expected whsec_ followed by base64)",
+            );
+            None
+        }
+    }
+}
+
+/// Verifies a Svix push and decodes its one event with `decode`, which
+/// gives the event type and its effect.
+pub(crate) fn receive(
+    verifier: &Verifier,
+    push: &PushRequest<'_>,
+    decode: impl FnOnce(&WebhookMeta, &[u8]) -> Result<(String, Effect), DecodeError>,
+) -> Result<Vec<PushEvent>, PushError> {
+    let meta = verifier.verify_at(push.headers, push.body, push.now)?;
+    let (event_type, effect) = decode(&meta, push.body)?;
+    Ok(vec![PushEvent {
+        id: meta.message_id,
+        event_type,
+        effect,
+    }])
 }
 
 /// Svix's replay window: older or future timestamps are rejected.

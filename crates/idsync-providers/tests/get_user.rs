@@ -2,9 +2,9 @@
 //! answers that must not be read as "gone".
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use idsync_core::{ChangeKind, Secret};
+use idsync_core::ChangeKind;
 use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind};
-use idsync_providers::{ApiError, Provider, RetryPolicy};
+use idsync_providers::{ApiError, Provider, registry};
 
 async fn emulator(kind: ProviderKind) -> Emulator {
     let mut c = EmulatorConfig::new(kind);
@@ -14,15 +14,19 @@ async fn emulator(kind: ProviderKind) -> Emulator {
         .unwrap()
 }
 
+/// The provider as a connection to `emu` configures it, at `api_url`.
 fn provider(emu: &Emulator, api_url: &str) -> Provider {
-    let c = emu.config();
-    let key = Secret::new(c.api_key.clone());
-    match c.kind {
-        ProviderKind::StackAuth => {
-            Provider::stack_auth(api_url, &c.project_id, key, RetryPolicy::default())
-        }
-        ProviderKind::Clerk => Provider::clerk(api_url, key, RetryPolicy::default()),
-    }
+    let keys = emu.connection_keys().into_iter().map(|(k, v)| {
+        (
+            k,
+            if k == "api_url" {
+                api_url.to_owned()
+            } else {
+                v
+            },
+        )
+    });
+    registry::configure(&emu.config().kind.to_string(), "test", keys).unwrap()
 }
 
 #[tokio::test]

@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use idsync_core::Secret;
 use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind, RateLimit};
-use idsync_providers::{Page, Provider, RetryPolicy};
+use idsync_providers::{Page, Provider, registry};
 
 async fn start(users: usize) -> (Emulator, Provider) {
     start_limited(users, None).await
@@ -18,13 +17,7 @@ async fn start_limited(users: usize, rate_limit: Option<RateLimit>) -> (Emulator
     let emu = Emulator::start(c, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let c = emu.config();
-    let p = Provider::stack_auth(
-        &emu.base_url(),
-        &c.project_id,
-        Secret::new(c.api_key.clone()),
-        RetryPolicy::default(),
-    );
+    let p = registry::configure("stack_auth", "test", emu.connection_keys()).unwrap();
     (emu, p)
 }
 
@@ -120,12 +113,15 @@ async fn listed_version_is_the_whole_second_before_the_request() {
 #[tokio::test]
 async fn wrong_key_is_reported_as_unauthorized() {
     let (emu, _) = start(1).await;
-    let p = Provider::stack_auth(
-        &emu.base_url(),
-        &emu.config().project_id,
-        Secret::new("ssk_wrong"),
-        RetryPolicy::default(),
-    );
+    let keys = emu.connection_keys().into_iter().map(|(k, v)| {
+        let v = if k == "secret_server_key" {
+            "ssk_wrong".to_owned()
+        } else {
+            v
+        };
+        (k, v)
+    });
+    let p = registry::configure("stack_auth", "test", keys).unwrap();
     let err = p.list_page(None).await.unwrap_err();
     assert!(
         matches!(

@@ -1,6 +1,7 @@
 //! Background work inside `serve`: a first backfill for connections that
-//! never completed one, a reconcile every `reconcile_interval`, and pruning
-//! of the delivery log. Jobs take the connection's advisory lock; a replica
+//! never completed one, a reconcile every `reconcile_interval`, the
+//! refresher of users queued by notifications, and pruning of the delivery
+//! log. Jobs take the connection's advisory lock; a replica
 //! that finds it taken skips the round.
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ pub fn spawn(state: &AppState) -> JoinSet<()> {
     let mut set = JoinSet::new();
     for conn in state.connections.values() {
         set.spawn(connection_jobs(state.clone(), Arc::clone(conn)));
+        set.spawn(refresher(state.clone(), Arc::clone(conn)));
     }
     let pool = state.pool.clone();
     let keep = state.delivery_retention;
@@ -31,6 +33,17 @@ pub fn spawn(state: &AppState) -> JoinSet<()> {
         }
     });
     set
+}
+
+/// Every replica refreshes: leases keep them from fetching the same user.
+async fn refresher(state: AppState, conn: Arc<ConnectionRuntime>) {
+    let target = JobTarget {
+        pool: &state.pool,
+        connection: conn.name.as_str(),
+        table: &conn.table,
+        provider: &conn.provider,
+    };
+    idsync_sync::refresh::run_refresher(target, &conn.refresh_wake).await;
 }
 
 /// Pause before trying a failed or busy first backfill again.

@@ -4,7 +4,9 @@
 //! outcome}`, `idsync_webhook_rejections_total{connection,status}`,
 //! `idsync_apply_seconds`, `idsync_apply_batch_size`, `idsync_job_*`
 //! (progress, duration, runs), `idsync_provider_api_errors_total`,
-//! `idsync_provider_rate_limited_total`, `idsync_provider_rate_limit_wait_seconds`.
+//! `idsync_provider_rate_limited_total`, `idsync_provider_rate_limit_wait_seconds`,
+//! `idsync_refresh_done_total`, `idsync_refresh_failed_total`,
+//! `idsync_refresh_queued`, `idsync_refresh_failing` (the refresher).
 
 use axum::Router;
 use axum::extract::State;

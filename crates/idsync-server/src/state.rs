@@ -2,9 +2,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use idsync_core::ConnectionName;
-use idsync_providers::svix::Verifier;
-use idsync_providers::{Provider, ProviderKind};
+use idsync_providers::Provider;
 use idsync_store::applier::Applier;
 use idsync_store::{PgPool, UsersTable};
 
@@ -16,13 +17,13 @@ use crate::console::AdminOidc;
 /// Everything one configured connection needs at run time.
 pub struct ConnectionRuntime {
     pub name: ConnectionName,
-    pub kind: ProviderKind,
     pub table: UsersTable,
-    pub verifier: Verifier,
     pub provider: Provider,
     pub applier: Applier,
     /// `None`: no periodic reconcile.
     pub reconcile_interval: Option<Duration>,
+    /// Wakes this connection's refresher when notifications are queued.
+    pub refresh_wake: Arc<Notify>,
 }
 
 /// Shared by every request; cheap to clone.

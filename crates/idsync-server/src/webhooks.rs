@@ -1,24 +1,50 @@
-//! `POST /webhooks/{connection}`: verify, decode, apply, and answer 2xx
-//! only once the change is committed.
+//! `/webhooks/{connection}`: where providers push. The connection's
+//! provider verifies and decodes each request; idsync answers 2xx only once
+//! every event in it is committed: a change applied, an ignored event
+//! logged, a notification's user queued for a refresh.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::routing::get;
 use axum::{Json, Router};
-use idsync_providers::Decoded;
+use futures::future::join_all;
+use idsync_providers::{Effect, PushError, PushEvent, PushRequest};
 use idsync_store::applier::{ApplyError, Delivery};
-use serde_json::json;
+use idsync_store::apply::Outcome;
+use idsync_store::refresh::Notice;
+use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use crate::error::HttpError;
 use crate::{AppState, ConnectionRuntime};
 
-/// Largest accepted body. Provider user objects are a few KiB.
+/// Largest accepted body. Provider user objects are a few KiB; Okta sends
+/// up to a few dozen events per request.
 pub const MAX_BODY: usize = 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/webhooks/{connection}", post(receive))
+    Router::new().route("/webhooks/{connection}", get(challenge).post(receive))
+}
+
+/// A provider's one-time verification `GET` (Okta's event hook challenge).
+async fn challenge(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, HttpError> {
+    let conn = connection(&state, &name)?;
+    match conn.provider.challenge(&headers) {
+        Some(Ok(answer)) => Ok(Json(answer)),
+        Some(Err(e)) => Err(refused(&e)),
+        None => Err(HttpError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!(
+                "{} sends no verification request; deliveries are POSTed here",
+                conn.provider.info().display_name
+            ),
+        )),
+    }
 }
 
 #[tracing::instrument(skip_all, fields(connection = %name))]
@@ -26,15 +52,10 @@ async fn receive(
     State(state): State<AppState>,
     Path(name): Path<String>,
     request: Request,
-) -> Result<Json<serde_json::Value>, HttpError> {
-    let Some(conn) = state.connections.get(&name).cloned() else {
-        return Err(HttpError::new(
-            StatusCode::NOT_FOUND,
-            format!("no connection named {name:?}"),
-        ));
-    };
+) -> Result<Json<Value>, HttpError> {
+    let conn = connection(&state, &name)?;
     let (parts, body) = request.into_parts();
-    let result = handle(&conn, &parts.headers, body).await;
+    let result = handle(&state, &conn, &parts.headers, body).await;
     if let Err(e) = &result
         && e.status.is_client_error()
     {
@@ -47,11 +68,32 @@ async fn receive(
     result
 }
 
+fn connection(
+    state: &AppState,
+    name: &str,
+) -> Result<std::sync::Arc<ConnectionRuntime>, HttpError> {
+    state.connection(name).ok_or_else(|| {
+        HttpError::new(
+            StatusCode::NOT_FOUND,
+            format!("no connection named {name:?}"),
+        )
+    })
+}
+
+fn refused(e: &PushError) -> HttpError {
+    let status = match e {
+        PushError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        PushError::Malformed(_) => StatusCode::BAD_REQUEST,
+    };
+    HttpError::new(status, e.to_string())
+}
+
 async fn handle(
+    state: &AppState,
     conn: &ConnectionRuntime,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Json<serde_json::Value>, HttpError> {
+) -> Result<Json<Value>, HttpError> {
     let body = to_bytes(body, MAX_BODY).await.map_err(|e| {
         if is_too_large(&e) {
             HttpError::new(
@@ -65,25 +107,60 @@ async fn handle(
             )
         }
     })?;
-    let meta = conn.verifier.verify(headers, &body).map_err(|e| {
-        HttpError::new(StatusCode::UNAUTHORIZED, format!("signature rejected: {e}"))
-    })?;
-    let decoded = conn
-        .kind
-        .decode_webhook(&meta, &body)
-        .map_err(|e| HttpError::new(StatusCode::BAD_REQUEST, format!("malformed event: {e}")))?;
-    let delivery = match decoded {
-        Decoded::Change { event_type, change } => Delivery {
-            message_id: meta.message_id,
-            event_type,
-            change: Some(change),
-        },
-        Decoded::Ignored { event_type } => Delivery {
-            message_id: meta.message_id,
-            event_type,
-            change: None,
-        },
+    let push = PushRequest {
+        headers,
+        body: &body,
+        now: chrono::Utc::now().timestamp(),
     };
+    let events = conn.provider.receive(&push).map_err(|e| refused(&e))?;
+
+    let mut notices = Vec::new();
+    let mut deliveries = Vec::new();
+    for PushEvent {
+        id,
+        event_type,
+        effect,
+    } in events
+    {
+        match effect {
+            Effect::Apply(change) => deliveries.push(Delivery {
+                message_id: id,
+                event_type,
+                change: Some(change),
+            }),
+            Effect::Ignore => deliveries.push(Delivery {
+                message_id: id,
+                event_type,
+                change: None,
+            }),
+            Effect::Refresh(user_id) => notices.push(Notice {
+                event_id: id,
+                event_type,
+                user_id,
+            }),
+        }
+    }
+    if !notices.is_empty() {
+        let queued = idsync_store::refresh::enqueue(&state.pool, conn.name.as_str(), &notices)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        tracing::info!(
+            events = notices.len(),
+            queued,
+            "notifications queued for refresh"
+        );
+        conn.refresh_wake.notify_one();
+    }
+    let outcomes = join_all(deliveries.into_iter().map(|d| apply(conn, d))).await;
+    let outcomes = outcomes.into_iter().collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(match outcomes.as_slice() {
+        [one] if notices.is_empty() => json!({ "outcome": one }),
+        _ => json!({ "outcomes": outcomes, "queued": notices.len() }),
+    }))
+}
+
+/// Applies one delivery through the connection's applier.
+async fn apply(conn: &ConnectionRuntime, delivery: Delivery) -> Result<Outcome, HttpError> {
     let (message_id, event_type) = (delivery.message_id.clone(), delivery.event_type.clone());
     let user = delivery.change.as_ref().map(|c| c.user_id.to_string());
     match conn.applier.submit(delivery).await {
@@ -95,7 +172,7 @@ async fn handle(
                 outcome = outcome.as_str(),
                 "webhook"
             );
-            Ok(Json(json!({ "outcome": outcome })))
+            Ok(outcome)
         }
         Err(ApplyError::Unavailable(reason)) => {
             tracing::warn!(%reason, "database unavailable; asking the provider to retry");
@@ -112,6 +189,14 @@ async fn handle(
             ))
         }
     }
+}
+
+fn unavailable(e: &idsync_store::StoreError) -> HttpError {
+    tracing::warn!(error = %e, "could not queue notifications; asking the provider to retry");
+    HttpError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "database unavailable, retry later",
+    )
 }
 
 /// Whether reading the body failed on the size limit, rather than on the

@@ -6,6 +6,7 @@
 //!   users table.
 //! - [`applier`]: group commit for concurrent webhook requests.
 //! - [`deliveries`], [`runs`], [`errors`]: bookkeeping read by `status`.
+//! - [`refresh`]: users notified by id, waiting to be fetched.
 //! - [`lock`]: per-connection advisory locks for once-at-a-time jobs.
 
 pub mod applier;
@@ -16,6 +17,7 @@ pub mod errors;
 pub mod lock;
 pub mod migrate;
 mod pg_text;
+pub mod refresh;
 pub mod runs;
 pub mod status;
 mod table;

@@ -10,7 +10,8 @@ use crate::{StoreError, UsersTable};
 const MIGRATION_LOCK: i64 = 0x6964_7379;
 
 /// The bookkeeping schema's migrations, applied in order, each once.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE idsync.deliveries (
     connection  text NOT NULL,
     message_id  text NOT NULL,
@@ -48,7 +49,27 @@ CREATE TABLE idsync.errors (
     message     text NOT NULL
 );
 CREATE INDEX errors_recent_idx ON idsync.errors (connection, id DESC);
-"#];
+"#,
+    r#"
+CREATE TABLE idsync.refresh_queue (
+    connection   text NOT NULL,
+    user_id      text NOT NULL,
+    seq          bigint NOT NULL DEFAULT 1,
+    queued_at    timestamptz NOT NULL DEFAULT now(),
+    due_at       timestamptz NOT NULL DEFAULT now(),
+    leased_until timestamptz,
+    attempts     integer NOT NULL DEFAULT 0,
+    last_error   text,
+    PRIMARY KEY (connection, user_id)
+);
+CREATE INDEX refresh_queue_due_idx ON idsync.refresh_queue (connection, due_at);
+
+CREATE TABLE idsync.refresh_totals (
+    connection text PRIMARY KEY,
+    done       bigint NOT NULL DEFAULT 0
+);
+"#,
+];
 
 /// Creates or upgrades the bookkeeping schema and every users table.
 pub async fn migrate(pool: &PgPool, tables: &[UsersTable]) -> Result<(), StoreError> {

@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::errors::ErrorRow;
+use crate::refresh::RefreshStats;
 use crate::runs::{RunKind, RunRow};
-use crate::{StoreError, UsersTable, errors, runs};
+use crate::{StoreError, UsersTable, errors, refresh, runs};
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ConnectionStatus {
@@ -17,6 +18,8 @@ pub struct ConnectionStatus {
     pub last_backfill: Option<RunRow>,
     pub last_reconcile: Option<RunRow>,
     pub recent_errors: Vec<ErrorRow>,
+    /// Users named by notifications, waiting for or done by the refresher.
+    pub refresh: RefreshStats,
 }
 
 pub async fn connection_status(
@@ -46,5 +49,6 @@ pub async fn connection_status(
         last_backfill: runs::latest(pool, connection, RunKind::Backfill).await?,
         last_reconcile: runs::latest(pool, connection, RunKind::Reconcile).await?,
         recent_errors: errors::recent(pool, connection, 5).await?,
+        refresh: refresh::stats(pool, connection).await?,
     })
 }

@@ -1,11 +1,13 @@
-//! Jobs that read a provider's whole user list: [`backfill`] (first load,
-//! resumable) and [`reconcile`] (repair drift, including deletions no webhook
-//! announced). Both hold the connection's advisory lock, so across replicas
-//! at most one runs per connection.
+//! Work that reads users through a provider's API: [`backfill`] (first
+//! load, resumable) and [`reconcile`] (repair drift, including deletions no
+//! webhook announced) read the whole list and hold the connection's advisory
+//! lock, so across replicas at most one runs per connection; [`refresh`]
+//! fetches the users that notifications named.
 
 mod backfill;
 mod progress;
 mod reconcile;
+pub mod refresh;
 
 pub use backfill::{backfill, backfill_locked};
 pub use progress::{LogProgress, Progress};

@@ -45,6 +45,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the providers idsync syncs from, with each one's keys and setup steps.
+    Providers {
+        /// Only this provider.
+        name: Option<String>,
+    },
     /// Start a private Postgres, an emulated Stack Auth project and idsync, all wired together.
     Dev(commands::dev::DevArgs),
     /// Run a provider emulator (API + signed webhooks) for local testing.
@@ -54,7 +59,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Status { .. } => "warn",
+        Command::Status { .. } | Command::Providers { .. } => "warn",
         _ => "info,sqlx=warn,tower_http=info",
     };
     crate::telemetry::init(default_level, cli.log_format);

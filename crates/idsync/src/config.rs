@@ -20,8 +20,8 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Format, Toml};
 use idsync_core::{ConnectionName, Secret, SqlIdent};
-use idsync_providers::ProviderKind;
-use idsync_providers::svix::Verifier;
+use idsync_providers::keys::{Keys, read_secret};
+use idsync_providers::{Provider, registry};
 use idsync_server::console::{AdminOidcConfig, DEFAULT_OIDC_NAME};
 use idsync_store::UsersTable;
 use serde::Deserialize;
@@ -61,26 +61,14 @@ pub struct Config {
     pub connections: Vec<ConnectionConfig>,
 }
 
+/// One connection: the keys idsync takes itself, and the provider
+/// configured from the rest by its own module.
 #[derive(Debug, Clone)]
 pub struct ConnectionConfig {
     pub name: ConnectionName,
-    pub provider: ProviderKind,
+    pub provider: Provider,
     pub table: UsersTable,
-    pub webhook_secret: Secret,
     pub reconcile_interval: Option<Duration>,
-    pub api_url: String,
-    pub credentials: Credentials,
-}
-
-#[derive(Debug, Clone)]
-pub enum Credentials {
-    StackAuth {
-        project_id: String,
-        secret_server_key: Secret,
-    },
-    Clerk {
-        secret_key: Secret,
-    },
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -124,54 +112,35 @@ const ADMIN_OIDC_ENV: &[(&str, &str, bool)] = &[
     ("NAME", "name", false),
 ];
 
+/// A connection as written. The provider's own keys (credentials, URLs,
+/// secrets) are collected in `provider_keys` for its module to read.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawConnection {
     name: Option<String>,
     provider: Option<String>,
     schema: Option<String>,
     table: Option<String>,
-    webhook_secret: Option<String>,
-    webhook_secret_file: Option<PathBuf>,
     reconcile_interval: Option<String>,
-    api_url: Option<String>,
-    project_id: Option<String>,
-    secret_server_key: Option<String>,
-    secret_server_key_file: Option<PathBuf>,
-    secret_key: Option<String>,
-    secret_key_file: Option<PathBuf>,
+    #[serde(flatten)]
+    provider_keys: BTreeMap<String, serde_json::Value>,
 }
 
 impl RawConnection {
-    /// Sets a key from an environment variable; `false` if the key is unknown.
-    fn set(&mut self, key: &str, value: String) -> bool {
+    /// Sets a key from an environment variable.
+    fn set(&mut self, key: &str, value: String) {
         let slot = match key {
             "name" => &mut self.name,
             "provider" => &mut self.provider,
             "schema" => &mut self.schema,
             "table" => &mut self.table,
-            "webhook_secret" => &mut self.webhook_secret,
             "reconcile_interval" => &mut self.reconcile_interval,
-            "api_url" => &mut self.api_url,
-            "project_id" => &mut self.project_id,
-            "secret_server_key" => &mut self.secret_server_key,
-            "secret_key" => &mut self.secret_key,
-            "webhook_secret_file" => {
-                self.webhook_secret_file = Some(value.into());
-                return true;
+            _ => {
+                self.provider_keys
+                    .insert(key.to_owned(), serde_json::Value::String(value));
+                return;
             }
-            "secret_server_key_file" => {
-                self.secret_server_key_file = Some(value.into());
-                return true;
-            }
-            "secret_key_file" => {
-                self.secret_key_file = Some(value.into());
-                return true;
-            }
-            _ => return false,
         };
         *slot = Some(value);
-        true
     }
 }
 
@@ -275,51 +244,7 @@ fn apply_connection_env(
             });
             raw.connections.len() - 1
         });
-        let key = key.to_ascii_lowercase();
-        if !raw.connections[index].set(&key, value.clone()) {
-            problems.push(format!("{var}: unknown connection key {key:?}"));
-        }
-    }
-}
-
-/// Reads a secret from its key or its `_file` key.
-fn secret(
-    at: &str,
-    key: &str,
-    inline: Option<String>,
-    file: Option<PathBuf>,
-    problems: &mut Vec<String>,
-) -> Option<Secret> {
-    match (inline, file) {
-        (Some(_), Some(_)) => {
-            problems.push(format!(
-                "{at}.{key}: give either {key} or {key}_file, not both"
-            ));
-            None
-        }
-        (Some(v), None) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
-        (Some(_), None) => {
-            problems.push(format!("{at}.{key}: is empty"));
-            None
-        }
-        (None, Some(path)) => match std::fs::read_to_string(&path) {
-            Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
-            Ok(_) => {
-                problems.push(format!("{at}.{key}_file: {} is empty", path.display()));
-                None
-            }
-            Err(e) => {
-                problems.push(format!(
-                    "{at}.{key}_file: cannot read {}: {e}",
-                    path.display()
-                ));
-                None
-            }
-        },
-        (None, None) => {
-            problems.push(format!("{at}.{key}: missing (set {key} or {key}_file)"));
-            None
-        }
+        raw.connections[index].set(&key.to_ascii_lowercase(), value.clone());
     }
 }
 
@@ -391,7 +316,7 @@ fn admin_oidc(
     };
     let client_secret = match (raw.client_secret, raw.client_secret_file) {
         (None, None) => None,
-        (inline, file) => secret(at, "client_secret", inline, file, problems),
+        (inline, file) => read_secret(at, "client_secret", inline, file, problems),
     };
     let clean = |list: Option<Vec<String>>| -> Vec<String> {
         list.unwrap_or_default()
@@ -452,10 +377,50 @@ pub fn parse_interval(raw: &str) -> Result<Option<Duration>, String> {
     Ok((!d.is_zero()).then_some(d))
 }
 
+/// The connection's provider, configured by its module from the keys idsync
+/// does not take itself.
+fn provider(
+    at: &str,
+    name: Option<&str>,
+    raw_keys: BTreeMap<String, serde_json::Value>,
+    problems: &mut Vec<String>,
+) -> Option<Provider> {
+    let def = match name.map(registry::lookup) {
+        Some(Ok(def)) => def,
+        Some(Err(e)) => {
+            problems.push(format!("{at}.provider: {e}"));
+            return None;
+        }
+        None => {
+            problems.push(format!(
+                "{at}.provider: missing (one of {})",
+                registry::names().join(", ")
+            ));
+            return None;
+        }
+    };
+    let mut values = BTreeMap::new();
+    for (key, value) in raw_keys {
+        match value {
+            serde_json::Value::String(s) => {
+                values.insert(key, s);
+            }
+            serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {
+                values.insert(key, value.to_string());
+            }
+            _ => problems.push(format!("{at}.{key}: expected a string")),
+        }
+    }
+    let mut keys = Keys::new(at, values, problems);
+    let provider = def.configure(&mut keys);
+    keys.finish(def.info());
+    provider
+}
+
 fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
     let database_url = match (raw.database_url, raw.database_url_file) {
         (None, None) => None,
-        (inline, file) => secret("config", "database_url", inline, file, problems),
+        (inline, file) => read_secret("config", "database_url", inline, file, problems),
     };
     let listen_raw = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let listen = listen_raw.parse().unwrap_or_else(|_| {
@@ -496,13 +461,15 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
     };
     let admin_token = match (raw.admin_token, raw.admin_token_file) {
         (None, None) => None,
-        (inline, file) => secret("config", "admin_token", inline, file, problems).filter(|t| {
-            let long = t.expose().len() >= 16;
-            if !long {
-                problems.push("admin_token: use at least 16 characters".to_owned());
-            }
-            long
-        }),
+        (inline, file) => {
+            read_secret("config", "admin_token", inline, file, problems).filter(|t| {
+                let long = t.expose().len() >= 16;
+                if !long {
+                    problems.push("admin_token: use at least 16 characters".to_owned());
+                }
+                long
+            })
+        }
     };
 
     let admin_oidc = raw
@@ -533,17 +500,6 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
         {
             problems.push(format!("{at}.name: {n:?} is used by two connections"));
         }
-        let provider = match c.provider.as_deref().map(str::parse::<ProviderKind>) {
-            Some(Ok(p)) => Some(p),
-            Some(Err(e)) => {
-                problems.push(format!("{at}.provider: {e}"));
-                None
-            }
-            None => {
-                problems.push(format!("{at}.provider: missing (stack_auth or clerk)"));
-                None
-            }
-        };
         let ident =
             |key: &str, value: Option<String>, default: &str, problems: &mut Vec<String>| {
                 SqlIdent::parse(value.as_deref().unwrap_or(default))
@@ -560,79 +516,18 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
                 "{at}: table {t} is already used by another connection"
             ));
         }
-        let webhook_secret = secret(&at, "webhook_secret", c.webhook_secret, c.webhook_secret_file, problems)
-            .filter(|s| {
-                let ok = Verifier::new(s).is_ok() && s.expose().starts_with("whsec_");
-                if !ok {
-                    problems.push(format!("{at}.webhook_secret: not a Svix signing secret (expected whsec_ followed by base64)"));
-                }
-                ok
-            });
         let reconcile_interval =
             parse_interval(c.reconcile_interval.as_deref().unwrap_or(DEFAULT_RECONCILE))
                 .map_err(|e| problems.push(format!("{at}.reconcile_interval: {e}")))
                 .ok()
                 .flatten();
-        let credentials = match provider {
-            Some(ProviderKind::StackAuth) => {
-                if c.secret_key.is_some() || c.secret_key_file.is_some() {
-                    problems.push(format!("{at}.secret_key: is a Clerk key; Stack Auth takes project_id and secret_server_key"));
-                }
-                let project_id = c.project_id.filter(|p| !p.trim().is_empty());
-                if project_id.is_none() {
-                    problems.push(format!("{at}.project_id: missing (Stack Auth project id)"));
-                }
-                let key = secret(
-                    &at,
-                    "secret_server_key",
-                    c.secret_server_key,
-                    c.secret_server_key_file,
-                    problems,
-                );
-                project_id
-                    .zip(key)
-                    .map(|(project_id, secret_server_key)| Credentials::StackAuth {
-                        project_id,
-                        secret_server_key,
-                    })
-            }
-            Some(ProviderKind::Clerk) => {
-                if c.secret_server_key.is_some() || c.project_id.is_some() {
-                    problems.push(format!("{at}: project_id/secret_server_key are Stack Auth keys; Clerk takes secret_key"));
-                }
-                secret(&at, "secret_key", c.secret_key, c.secret_key_file, problems)
-                    .map(|secret_key| Credentials::Clerk { secret_key })
-            }
-            None => None,
-        };
-        let api_url = match (c.api_url, provider) {
-            (Some(url), _) if url.starts_with("http://") || url.starts_with("https://") => {
-                Some(url)
-            }
-            (Some(url), _) => {
-                problems.push(format!("{at}.api_url: {url:?} is not an http(s) URL"));
-                None
-            }
-            (None, Some(p)) => Some(p.default_api_url().to_owned()),
-            (None, None) => None,
-        };
-        if let (
-            Some(name),
-            Some(provider),
-            Some(table),
-            Some(webhook_secret),
-            Some(credentials),
-            Some(api_url),
-        ) = (name, provider, table, webhook_secret, credentials, api_url)
-        {
+        let provider = provider(&at, c.provider.as_deref(), c.provider_keys, problems);
+        if let (Some(name), Some(provider), Some(table)) = (name, provider, table) {
             connections.push(ConnectionConfig {
                 name,
                 provider,
                 table,
-                webhook_secret,
                 reconcile_interval,
-                api_url,
-                credentials,
             });
         }
     }

@@ -1,13 +1,11 @@
 //! Turns validated configuration into running parts.
 
 use anyhow::{Context, Result};
-use idsync_providers::svix::Verifier;
-use idsync_providers::{Provider, RetryPolicy};
 use idsync_server::ConnectionRuntime;
 use idsync_store::PgPool;
 use idsync_store::applier::Applier;
 
-use crate::config::{Config, ConnectionConfig, Credentials};
+use crate::config::{Config, ConnectionConfig};
 
 /// Opens the pool; a missing URL is a configuration error.
 pub async fn pool(config: &Config) -> Result<PgPool> {
@@ -17,34 +15,15 @@ pub async fn pool(config: &Config) -> Result<PgPool> {
     Ok(idsync_store::connect(url.expose(), 20).await?)
 }
 
-pub fn provider(c: &ConnectionConfig) -> Provider {
-    match &c.credentials {
-        Credentials::StackAuth {
-            project_id,
-            secret_server_key,
-        } => Provider::stack_auth(
-            &c.api_url,
-            project_id,
-            secret_server_key.clone(),
-            RetryPolicy::default(),
-        ),
-        Credentials::Clerk { secret_key } => {
-            Provider::clerk(&c.api_url, secret_key.clone(), RetryPolicy::default())
-        }
-    }
-}
-
-pub fn connection(pool: &PgPool, c: &ConnectionConfig) -> Result<ConnectionRuntime> {
-    Ok(ConnectionRuntime {
+pub fn connection(pool: &PgPool, c: &ConnectionConfig) -> ConnectionRuntime {
+    ConnectionRuntime {
         name: c.name.clone(),
-        kind: c.provider,
         table: c.table.clone(),
-        verifier: Verifier::new(&c.webhook_secret)
-            .with_context(|| format!("connection {}: webhook_secret", c.name))?,
-        provider: provider(c),
+        provider: c.provider.clone(),
         applier: Applier::spawn(pool.clone(), c.name.to_string(), c.table.clone()),
         reconcile_interval: c.reconcile_interval,
-    })
+        refresh_wake: Default::default(),
+    }
 }
 
 /// The configured connections to act on: all, or the one named.

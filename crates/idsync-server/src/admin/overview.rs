@@ -27,7 +27,10 @@ impl Health {
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ConnectionOverview {
     pub name: String,
+    /// The provider's configuration name, e.g. `stack_auth`.
     pub provider: String,
+    /// The provider's name for people, e.g. "Stack Auth".
+    pub provider_name: String,
     pub health: Health,
     /// Why the connection is not healthy (empty when it is).
     pub reasons: Vec<String>,
@@ -51,7 +54,8 @@ pub async fn overview(
     let (health, reasons) = judge(&status, rejections);
     Ok(ConnectionOverview {
         name: name.to_owned(),
-        provider: conn.kind.as_str().to_owned(),
+        provider: conn.provider.info().name.to_owned(),
+        provider_name: conn.provider.info().display_name.to_owned(),
         health,
         reasons,
         webhook_url: format!("{}/webhooks/{name}", state.public_url),

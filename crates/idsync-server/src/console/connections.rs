@@ -4,15 +4,13 @@
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::Redirect;
-use idsync_providers::ProviderKind;
+use idsync_providers::ProviderInfo;
 use idsync_store::errors::{self, ErrorRow};
 use idsync_sync::SyncError;
 use maud::{Markup, html};
 
 use super::flash::{Flash, back};
-use super::layout::{
-    Page, ago, count, exact, health_badge, maybe_ago, provider_name, run_summary, status_badge,
-};
+use super::layout::{Page, ago, count, exact, health_badge, maybe_ago, run_summary, status_badge};
 use super::session::{CsrfForm, Session};
 use super::{PageError, connection_url, find, user_url};
 use crate::AppState;
@@ -60,11 +58,16 @@ fn connection_card(c: &ConnectionOverview) -> Markup {
                 h2 { a href=(connection_url(&c.name)) { (c.name) } }
                 (health_badge(c.health))
             }
-            p.muted { (provider_name(&c.provider)) " → " code { (s.table) } }
+            p.muted { (c.provider_name) " → " code { (s.table) } }
             dl.stats {
                 div { dt { "Active users" } dd { (count(s.active_users)) } }
                 div { dt { "Deleted" } dd { (count(s.deleted_users)) } }
                 div { dt { "Last webhook" } dd { (maybe_ago(s.last_webhook_at)) } }
+                @if s.refresh.queued + s.refresh.done > 0 {
+                    div { dt { "Refresh queue" } dd { (count(s.refresh.queued)) } }
+                    div { dt { "Refreshed" } dd { (count(s.refresh.done)) } }
+                    div { dt { "Refresh failing" } dd { (count(s.refresh.failing)) } }
+                }
             }
             // A failed run's error is among the reasons below.
             dl.runs {
@@ -102,7 +105,7 @@ pub(super) async fn connection_page(
         div.title-row {
             h1 { (c.name) }
             (health_badge(c.health))
-            span.muted { (provider_name(&c.provider)) " → " code { (s.table) } }
+            span.muted { (c.provider_name) " → " code { (s.table) } }
         }
         @if !c.reasons.is_empty() {
             section class=(if c.health == Health::Failing { "card alert bad" } else { "card alert warn" }) {
@@ -150,7 +153,7 @@ pub(super) async fn connection_page(
             h2 { "Webhook" }
             p { "Endpoint URL:" }
             pre.url { code { (c.webhook_url) } }
-            (setup_steps(conn.kind, &c.webhook_url))
+            (setup_steps(conn.provider.info(), &c.webhook_url))
         }
 
         section.card {
@@ -189,27 +192,20 @@ pub(super) async fn connection_page(
     }))
 }
 
-/// What to set up at the provider for webhooks to reach idsync.
-fn setup_steps(kind: ProviderKind, url: &str) -> Markup {
-    let (dashboard, path) = match kind {
-        ProviderKind::StackAuth => (
-            "Stack Auth dashboard",
-            "your project → Webhooks → Add endpoint",
-        ),
-        ProviderKind::Clerk => ("Clerk dashboard", "Configure → Webhooks → Add Endpoint"),
-    };
+/// What to set up at the provider for its pushes to reach idsync, as its
+/// module describes it.
+fn setup_steps(info: &ProviderInfo, url: &str) -> Markup {
     html! {
         ol.steps {
-            li { "In the " (dashboard) ", open " (path) "." }
-            li { "Enter the endpoint URL " code { (url) } "." }
-            li {
-                "Subscribe to the events " code { "user.created" } ", " code { "user.updated" }
-                " and " code { "user.deleted" } "."
+            @for step in info.push_steps(url) {
+                li { (step) }
             }
-            li {
-                "Copy the endpoint's signing secret (" code { "whsec_…" } ") into this connection's "
-                code { "webhook_secret" } " and restart idsync."
-            }
+            li { "Restart idsync after changing its configuration." }
+        }
+        p.muted.small {
+            a href=(info.console_url) { "Open the " (info.console_name) }
+            " · "
+            a href=(info.docs_url) { (info.display_name) " documentation" }
         }
     }
 }

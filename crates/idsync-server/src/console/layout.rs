@@ -202,15 +202,6 @@ pub(super) fn count(n: i64) -> String {
     out
 }
 
-/// The provider's name as its users know it.
-pub(super) fn provider_name(kind: &str) -> &str {
-    match kind {
-        "stack_auth" => "Stack Auth",
-        "clerk" => "Clerk",
-        other => other,
-    }
-}
-
 /// A backfill or reconcile run in one line: status, when, and what it did;
 /// with `with_error`, the error of a failed run below it.
 pub(super) fn run_summary(run: Option<&RunRow>, with_error: bool) -> Markup {

@@ -207,6 +207,7 @@ fn provider_failure(e: &ApiError) -> String {
             format!("The provider failed (HTTP {status}): {}", clip(body))
         }
         ApiError::Body(why) => format!("The provider answered something unexpected: {}", clip(why)),
+        ApiError::Decode(why) => format!("The provider answered a user idsync cannot read: {why}"),
         ApiError::RateLimited(_) => {
             "The provider is rate-limiting requests; try again in a minute.".to_owned()
         }

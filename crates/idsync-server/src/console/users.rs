@@ -11,7 +11,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::flash::{Flash, back};
-use super::layout::{Page, ago, exact, maybe_ago, provider_name, user_badge};
+use super::layout::{Page, ago, exact, maybe_ago, user_badge};
 use super::session::{CsrfForm, Session};
 use super::{PageError, connection_url, enc, find, provider_failure, user_url};
 use crate::AppState;
@@ -92,7 +92,7 @@ pub(super) async fn list_page(
         details.card.create {
             summary { "Create user" }
             p.muted {
-                "Creates the user at " (provider_name(conn.kind.as_str())) ". The row appears "
+                "Creates the user at " (conn.provider.info().display_name) ". The row appears "
                 "here once the provider's webhook arrives (or at the next reconcile)."
             }
             form.stack method="post" action=(users_url) {
@@ -286,7 +286,7 @@ pub(super) async fn delete_page(
         section.card.narrow {
             h1 { "Delete " (label) "?" }
             p {
-                "This deletes the user " code { (id) } " at " (provider_name(conn.kind.as_str())) ". "
+                "This deletes the user " code { (id) } " at " (conn.provider.info().display_name) ". "
                 "The synced row is marked deleted, not removed, once the provider's webhook arrives."
             }
             form.actions method="post" action={ (url) "/delete" } {

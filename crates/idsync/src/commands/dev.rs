@@ -18,7 +18,7 @@ use idsync_pg::{PgOptions, PgServer};
 use idsync_store::UsersTable;
 use idsync_sync::JobTarget;
 
-use crate::config::{Config, ConnectionConfig, Credentials, DEFAULT_SCHEMA, DEFAULT_TABLE};
+use crate::config::{Config, ConnectionConfig, DEFAULT_SCHEMA, DEFAULT_TABLE};
 use crate::progress_bar::CliProgress;
 use crate::runtime;
 use crate::telemetry::LogFormat;
@@ -70,20 +70,19 @@ pub async fn run(args: &DevArgs, logs: LogFormat) -> Result<ExitCode> {
         .await
         .context("could not start the Stack Auth emulator")?;
     let c = emulator.config().clone();
+    let provider = idsync_providers::registry::configure(
+        "stack_auth",
+        CONNECTION,
+        emulator.connection_keys(),
+    )?;
     let connection = ConnectionConfig {
         name: ConnectionName::parse(CONNECTION)?,
-        provider: idsync_providers::ProviderKind::StackAuth,
+        provider,
         table: UsersTable::new(
             SqlIdent::parse(DEFAULT_SCHEMA)?,
             SqlIdent::parse(DEFAULT_TABLE)?,
         ),
-        webhook_secret: Secret::new(c.webhook_secret.clone()),
         reconcile_interval: Some(Duration::from_secs(300)),
-        api_url: emulator.base_url(),
-        credentials: Credentials::StackAuth {
-            project_id: c.project_id.clone(),
-            secret_server_key: Secret::new(c.api_key.clone()),
-        },
     };
     let config = Config {
         database_url: Some(Secret::new(database_url.clone())),
@@ -98,12 +97,11 @@ pub async fn run(args: &DevArgs, logs: LogFormat) -> Result<ExitCode> {
     let pool = runtime::pool(&config).await?;
     let tables = vec![config.connections[0].table.clone()];
     idsync_store::migrate::migrate(&pool, &tables).await?;
-    let provider = runtime::provider(&config.connections[0]);
     let target = JobTarget {
         pool: &pool,
         connection: CONNECTION,
         table: &tables[0],
-        provider: &provider,
+        provider: &config.connections[0].provider,
     };
     let progress = CliProgress::new(CONNECTION, logs);
     // A table left by an earlier run mirrors that run's emulated users:

@@ -151,18 +151,10 @@ pub fn print_connection(emulator: &Emulator, name: &str) {
         "[[connections]]\nname = \"{name}\"\nprovider = \"{}\"",
         c.kind
     );
-    match c.kind {
-        ProviderKind::StackAuth => println!(
-            "project_id = \"{}\"\nsecret_server_key = \"{}\"",
-            c.project_id, c.api_key
-        ),
-        ProviderKind::Clerk => println!("secret_key = \"{}\"", c.api_key),
+    for (key, value) in emulator.connection_keys() {
+        println!("{key} = \"{value}\"");
     }
-    println!(
-        "webhook_secret = \"{}\"\napi_url = \"{}\"\n",
-        c.webhook_secret,
-        emulator.base_url()
-    );
+    println!();
 }
 
 /// Makes a random change every `every`, printing it; never ends (or ends at

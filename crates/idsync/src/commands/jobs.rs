@@ -32,12 +32,11 @@ async fn run(config: Config, only: Option<&str>, job: Job, logs: LogFormat) -> R
     idsync_store::migrate::migrate(&pool, &tables).await?;
     let mut failed = false;
     for c in selected {
-        let provider = runtime::provider(c);
         let target = JobTarget {
             pool: &pool,
             connection: c.name.as_str(),
             table: &c.table,
-            provider: &provider,
+            provider: &c.provider,
         };
         let progress = CliProgress::new(c.name.as_str(), logs);
         let result: Result<JobReport, SyncError> = match job {

@@ -1,6 +1,7 @@
 pub mod dev;
 pub mod emulate;
 mod jobs;
+mod providers;
 mod serve;
 mod status;
 
@@ -30,6 +31,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             jobs::reconcile(load()?, connection.as_deref(), cli.log_format).await
         }
         Command::Status { json } => status::run(load()?, *json).await,
+        Command::Providers { name } => providers::run(name.as_deref()),
         Command::Dev(args) => dev::run(args, cli.log_format).await,
         Command::Emulate(args) => emulate::run(args).await,
     }

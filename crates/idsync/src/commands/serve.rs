@@ -55,7 +55,7 @@ pub fn build_state(pool: &PgPool, config: &Config) -> Result<AppState> {
         .connections
         .iter()
         .map(|c| runtime::connection(pool, c))
-        .collect::<Result<Vec<_>>>()?;
+        .collect();
     let mut state = AppState::new(pool.clone(), connections)
         .with_public_url(&config.public_url)
         .with_delivery_retention(config.delivery_retention);

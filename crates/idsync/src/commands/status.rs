@@ -59,6 +59,13 @@ fn print_text(s: &ConnectionStatus) {
     );
     println!("  last backfill:  {}", run_line(s.last_backfill.as_ref()));
     println!("  last reconcile: {}", run_line(s.last_reconcile.as_ref()));
+    let r = &s.refresh;
+    if r.queued + r.done > 0 {
+        println!(
+            "  refresh:        {} queued, {} done, {} failing",
+            r.queued, r.done, r.failing
+        );
+    }
     if s.recent_errors.is_empty() {
         println!("  recent errors:  none");
     } else {

@@ -51,7 +51,7 @@ async fn bad_configuration_exits_non_zero_naming_the_key() {
         ),
         (
             stack("colour = \"blue\"\n"),
-            "unknown field: found `colour`",
+            "connections[0] (main).colour: not a key of Stack Auth connections (they take: project_id, secret_server_key, webhook_secret, api_url)",
         ),
     ];
     for (text, expected) in cases {

@@ -12,6 +12,7 @@ mod config;
 mod db_outage;
 mod migrate;
 mod reconcile;
+mod refresh;
 mod replicas;
 mod schedule;
 mod signatures;
