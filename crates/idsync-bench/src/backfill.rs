@@ -150,7 +150,8 @@ where
 struct Quiet;
 
 impl Progress for Quiet {
-    fn started(&self, _job: &str, _total: Option<u64>, _resumed: RunCounts) {}
+    fn started(&self, _job: idsync_store::runs::JobKind, _total: Option<u64>, _resumed: RunCounts) {
+    }
     fn page(&self, _so_far: RunCounts) {}
     fn finished(&self, _counts: RunCounts) {}
 }

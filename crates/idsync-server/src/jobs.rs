@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use idsync_store::runs::JobKind;
 use idsync_sync::{JobTarget, LogProgress, SyncError};
 use tokio::task::JoinSet;
 
@@ -63,7 +64,10 @@ async fn connection_jobs(state: AppState, conn: Arc<ConnectionRuntime>) {
         match idsync_store::runs::has_completed_backfill(&state.pool, &name).await {
             Ok(true) => break,
             Ok(false) => {
-                if report("backfill", idsync_sync::backfill(target, &progress).await) {
+                if report(
+                    JobKind::Backfill,
+                    idsync_sync::backfill(target, &progress).await,
+                ) {
                     break;
                 }
             }
@@ -93,19 +97,15 @@ async fn connection_jobs(state: AppState, conn: Arc<ConnectionRuntime>) {
             tokio::time::sleep(every - since).await;
             continue;
         }
-        if !report("reconcile", idsync_sync::reconcile(target, &progress).await) {
+        if !report(
+            JobKind::Reconcile,
+            idsync_sync::reconcile(target, &progress).await,
+        ) {
             // Busy or failed: a failed pass counts as the latest listing, a
             // busy one (an on-demand backfill) does not, so wait a little.
             tokio::time::sleep(BACKFILL_RETRY).await;
         }
     }
-}
-
-/// Which job an operator asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobKind {
-    Backfill,
-    Reconcile,
 }
 
 /// Starts a job now, in the background, if no process is running one for
@@ -134,11 +134,11 @@ pub async fn start_now(
         let progress = LogProgress::new(&name);
         match kind {
             JobKind::Backfill => report(
-                "backfill",
+                kind,
                 idsync_sync::backfill_locked(target, &progress, lock).await,
             ),
             JobKind::Reconcile => report(
-                "reconcile",
+                kind,
                 idsync_sync::reconcile_locked(target, &progress, lock).await,
             ),
         };
@@ -147,18 +147,22 @@ pub async fn start_now(
 }
 
 /// Logs a job's end; true if it completed.
-fn report(job: &str, result: Result<idsync_sync::JobReport, SyncError>) -> bool {
+fn report(job: JobKind, result: Result<idsync_sync::JobReport, SyncError>) -> bool {
     match result {
         Ok(r) => {
-            tracing::info!(job, run_id = r.run_id, ?r.counts, "job completed");
+            tracing::info!(job = job.as_str(), run_id = r.run_id, ?r.counts, "job completed");
             true
         }
         Err(SyncError::Busy(c)) => {
-            tracing::info!(job, connection = c, "skipped: another replica runs it");
+            tracing::info!(
+                job = job.as_str(),
+                connection = c,
+                "skipped: another replica runs it"
+            );
             false
         }
         Err(e) => {
-            tracing::warn!(job, error = %e, "job failed; will retry");
+            tracing::warn!(job = job.as_str(), error = %e, "job failed; will retry");
             false
         }
     }

@@ -5,20 +5,106 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::StoreError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunKind {
+/// A job that reads every user through the provider's API. Stored as the
+/// `kind` of `idsync.sync_runs`, whose CHECK constraint lists the same words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// The first full load, resumable page by page.
     Backfill,
+    /// A full listing that also repairs drift, deletions included.
     Reconcile,
 }
 
-impl RunKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Backfill => "backfill",
-            Self::Reconcile => "reconcile",
-        }
-    }
+/// Where a run stands. Stored as the `status` of `idsync.sync_runs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Completed,
+    Failed,
 }
+
+/// `as_str`/`FromStr`/`Display` for an enum stored as one of a few words in
+/// a `text` column, and the sqlx impls that bind and read it as such.
+macro_rules! text_enum {
+    ($ty:ident { $($variant:ident => $text:literal,)+ }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = UnknownWord;
+
+            fn from_str(s: &str) -> Result<Self, UnknownWord> {
+                match s {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(UnknownWord {
+                        what: stringify!($ty),
+                        word: other.to_owned(),
+                    }),
+                }
+            }
+        }
+
+        impl sqlx::Type<sqlx::Postgres> for $ty {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        impl sqlx::Encode<'_, sqlx::Postgres> for $ty {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<sqlx::Postgres>>::encode(self.as_str(), buf)
+            }
+        }
+
+        impl sqlx::Decode<'_, sqlx::Postgres> for $ty {
+            fn decode(
+                value: sqlx::postgres::PgValueRef<'_>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                Ok(<&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?.parse()?)
+            }
+        }
+    };
+}
+
+/// A stored word that names no variant: the table holds something this
+/// version of idsync does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {what} {word:?}")]
+pub struct UnknownWord {
+    what: &'static str,
+    word: String,
+}
+
+text_enum!(JobKind {
+    Backfill => "backfill",
+    Reconcile => "reconcile",
+});
+
+text_enum!(RunStatus {
+    Running => "running",
+    Completed => "completed",
+    Failed => "failed",
+});
 
 /// Counters of a run, added to after every page.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -45,8 +131,8 @@ impl std::ops::AddAssign for RunCounts {
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct RunRow {
     pub id: i64,
-    pub kind: String,
-    pub status: String,
+    pub kind: JobKind,
+    pub status: RunStatus,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     #[schema(value_type = Option<Object>)]
@@ -79,17 +165,20 @@ const COLUMNS: &str = "id, kind, status, started_at, finished_at, cursor, pages,
 /// cursor and counters), so an interrupted backfill resumes where it stopped.
 /// The caller holds the connection's job lock, so a `running` row left
 /// behind is from a process that died.
-pub async fn start(pool: &PgPool, connection: &str, kind: RunKind) -> Result<RunRow, StoreError> {
-    if kind == RunKind::Backfill {
+pub async fn start(pool: &PgPool, connection: &str, kind: JobKind) -> Result<RunRow, StoreError> {
+    if kind == JobKind::Backfill {
         let resumed: Option<RunRow> = sqlx::query_as(&format!(
-            "UPDATE idsync.sync_runs SET status = 'running', error = NULL, finished_at = NULL
+            "UPDATE idsync.sync_runs SET status = $2, error = NULL, finished_at = NULL
               WHERE id = (SELECT id FROM idsync.sync_runs
-                           WHERE connection = $1 AND kind = 'backfill'
+                           WHERE connection = $1 AND kind = $3
                            ORDER BY id DESC LIMIT 1)
-                AND status <> 'completed'
+                AND status <> $4
               RETURNING {COLUMNS}"
         ))
         .bind(connection)
+        .bind(RunStatus::Running)
+        .bind(JobKind::Backfill)
+        .bind(RunStatus::Completed)
         .fetch_optional(pool)
         .await?;
         if let Some(run) = resumed {
@@ -97,11 +186,12 @@ pub async fn start(pool: &PgPool, connection: &str, kind: RunKind) -> Result<Run
         }
     }
     Ok(sqlx::query_as(&format!(
-        "INSERT INTO idsync.sync_runs (connection, kind, status) VALUES ($1, $2, 'running')
+        "INSERT INTO idsync.sync_runs (connection, kind, status) VALUES ($1, $2, $3)
          RETURNING {COLUMNS}"
     ))
     .bind(connection)
-    .bind(kind.as_str())
+    .bind(kind)
+    .bind(RunStatus::Running)
     .fetch_one(pool)
     .await?)
 }
@@ -135,9 +225,9 @@ pub async fn record_page(
 
 pub async fn finish(pool: &PgPool, run_id: i64, error: Option<&str>) -> Result<RunRow, StoreError> {
     let status = if error.is_some() {
-        "failed"
+        RunStatus::Failed
     } else {
-        "completed"
+        RunStatus::Completed
     };
     Ok(sqlx::query_as(&format!(
         "UPDATE idsync.sync_runs SET status = $2, error = $3, finished_at = now()
@@ -153,14 +243,14 @@ pub async fn finish(pool: &PgPool, run_id: i64, error: Option<&str>) -> Result<R
 pub async fn latest(
     pool: &PgPool,
     connection: &str,
-    kind: RunKind,
+    kind: JobKind,
 ) -> Result<Option<RunRow>, StoreError> {
     Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM idsync.sync_runs WHERE connection = $1 AND kind = $2
           ORDER BY id DESC LIMIT 1"
     ))
     .bind(connection)
-    .bind(kind.as_str())
+    .bind(kind)
     .fetch_optional(pool)
     .await?)
 }
@@ -168,9 +258,11 @@ pub async fn latest(
 pub async fn has_completed_backfill(pool: &PgPool, connection: &str) -> Result<bool, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM idsync.sync_runs
-                         WHERE connection = $1 AND kind = 'backfill' AND status = 'completed')",
+                         WHERE connection = $1 AND kind = $2 AND status = $3)",
     )
     .bind(connection)
+    .bind(JobKind::Backfill)
+    .bind(RunStatus::Completed)
     .fetch_one(pool)
     .await?)
 }
@@ -185,14 +277,33 @@ pub async fn since_last_listing(
     let seconds: Option<f64> = sqlx::query_scalar(
         "SELECT extract(epoch FROM now() - max(at))::float8 FROM (
              SELECT started_at AS at FROM idsync.sync_runs
-              WHERE connection = $1 AND kind = 'reconcile'
+              WHERE connection = $1 AND kind = $2
              UNION ALL
              SELECT finished_at FROM idsync.sync_runs
-              WHERE connection = $1 AND kind = 'backfill' AND status = 'completed'
+              WHERE connection = $1 AND kind = $3 AND status = $4
          ) listings",
     )
     .bind(connection)
+    .bind(JobKind::Reconcile)
+    .bind(JobKind::Backfill)
+    .bind(RunStatus::Completed)
     .fetch_one(pool)
     .await?;
     Ok(seconds.map(|s| std::time::Duration::from_secs_f64(s.max(0.0))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{JobKind, RunStatus};
+
+    #[test]
+    fn stored_words_read_back_as_the_same_variant() {
+        for kind in [JobKind::Backfill, JobKind::Reconcile] {
+            assert_eq!(kind.as_str().parse::<JobKind>().ok(), Some(kind));
+        }
+        for status in [RunStatus::Running, RunStatus::Completed, RunStatus::Failed] {
+            assert_eq!(status.as_str().parse::<RunStatus>().ok(), Some(status));
+        }
+        assert!("paused".parse::<RunStatus>().is_err());
+    }
 }

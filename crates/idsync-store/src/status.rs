@@ -5,7 +5,7 @@ use sqlx::PgPool;
 
 use crate::errors::ErrorRow;
 use crate::refresh::RefreshStats;
-use crate::runs::{RunKind, RunRow};
+use crate::runs::{JobKind, RunRow};
 use crate::{StoreError, UsersTable, errors, refresh, runs};
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -46,8 +46,8 @@ pub async fn connection_status(
         active_users: active,
         deleted_users: deleted,
         last_webhook_at,
-        last_backfill: runs::latest(pool, connection, RunKind::Backfill).await?,
-        last_reconcile: runs::latest(pool, connection, RunKind::Reconcile).await?,
+        last_backfill: runs::latest(pool, connection, JobKind::Backfill).await?,
+        last_reconcile: runs::latest(pool, connection, JobKind::Reconcile).await?,
         recent_errors: errors::recent(pool, connection, 5).await?,
         refresh: refresh::stats(pool, connection).await?,
     })

@@ -1,6 +1,6 @@
 use idsync_store::apply::apply_changes;
 use idsync_store::lock::JobLock;
-use idsync_store::runs::{self, RunKind};
+use idsync_store::runs::{self, JobKind};
 
 use crate::{JobReport, JobTarget, Progress, SyncError, count, fail};
 
@@ -23,11 +23,17 @@ pub async fn backfill_locked(
     progress: &dyn Progress,
     lock: JobLock,
 ) -> Result<JobReport, SyncError> {
-    crate::run_locked(target.connection, "backfill", lock, run(target, progress)).await
+    crate::run_locked(
+        target.connection,
+        JobKind::Backfill,
+        lock,
+        run(target, progress),
+    )
+    .await
 }
 
 async fn run(target: JobTarget<'_>, progress: &dyn Progress) -> Result<JobReport, SyncError> {
-    let run = runs::start(target.pool, target.connection, RunKind::Backfill).await?;
+    let run = runs::start(target.pool, target.connection, JobKind::Backfill).await?;
     let mut counts = run.counts();
     let mut cursor = run.cursor.clone().filter(|c| !c.is_null());
     if cursor.is_some() {
@@ -38,11 +44,11 @@ async fn run(target: JobTarget<'_>, progress: &dyn Progress) -> Result<JobReport
         );
     }
     let total = target.provider.total_users().await.unwrap_or(None);
-    progress.started("backfill", total, counts);
+    progress.started(JobKind::Backfill, total, counts);
     loop {
         let page = match target.provider.list_page(cursor.as_ref()).await {
             Ok(page) => page,
-            Err(e) => return Err(fail(target, run.id, "backfill", e.into()).await),
+            Err(e) => return Err(fail(target, run.id, JobKind::Backfill, e.into()).await),
         };
         let step = async {
             let mut tx = target.pool.begin().await?;
@@ -54,7 +60,7 @@ async fn run(target: JobTarget<'_>, progress: &dyn Progress) -> Result<JobReport
         };
         match step.await {
             Ok(c) => counts += c,
-            Err(e) => return Err(fail(target, run.id, "backfill", e.into()).await),
+            Err(e) => return Err(fail(target, run.id, JobKind::Backfill, e.into()).await),
         }
         progress.page(counts);
         match page.next {

@@ -15,7 +15,7 @@ pub use reconcile::{reconcile, reconcile_locked};
 
 use idsync_providers::{ApiError, Provider};
 use idsync_store::lock::JobLock;
-use idsync_store::runs::RunCounts;
+use idsync_store::runs::{JobKind, RunCounts, RunStatus};
 use idsync_store::{PgPool, StoreError, UsersTable};
 
 /// What a job works on.
@@ -44,7 +44,7 @@ impl From<sqlx::Error> for SyncError {
 }
 
 /// The result of a finished job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobReport {
     pub run_id: i64,
     pub counts: RunCounts,
@@ -60,7 +60,7 @@ pub async fn acquire(target: JobTarget<'_>) -> Result<JobLock, SyncError> {
 /// Runs a job holding `lock`, then releases it and records the metrics.
 async fn run_locked(
     connection: &str,
-    job: &'static str,
+    job: JobKind,
     lock: JobLock,
     run: impl Future<Output = Result<JobReport, SyncError>>,
 ) -> Result<JobReport, SyncError> {
@@ -74,22 +74,22 @@ async fn run_locked(
 /// Job outcome and duration, and how many users the last run saw.
 fn record_metrics(
     connection: &str,
-    job: &'static str,
+    job: JobKind,
     started: std::time::Instant,
     result: &Result<JobReport, SyncError>,
 ) {
     let status = if result.is_ok() {
-        "completed"
+        RunStatus::Completed
     } else {
-        "failed"
+        RunStatus::Failed
     };
     let labels = [
         ("connection", connection.to_owned()),
-        ("job", job.to_owned()),
+        ("job", job.as_str().to_owned()),
     ];
     metrics::histogram!("idsync_job_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
-    metrics::counter!("idsync_job_runs_total", "connection" => connection.to_owned(), "job" => job, "status" => status)
+    metrics::counter!("idsync_job_runs_total", "connection" => connection.to_owned(), "job" => job.as_str(), "status" => status.as_str())
         .increment(1);
     if let Ok(r) = result {
         metrics::gauge!("idsync_job_users_seen", &labels).set(r.counts.seen as f64);
@@ -116,14 +116,14 @@ fn count(outcomes: &[idsync_store::apply::Outcome]) -> RunCounts {
 }
 
 /// Records a failed job on its run and in the connection's recent errors.
-async fn fail(target: JobTarget<'_>, run_id: i64, source: &str, error: SyncError) -> SyncError {
+async fn fail(target: JobTarget<'_>, run_id: i64, job: JobKind, error: SyncError) -> SyncError {
     let message = error.to_string();
-    tracing::error!(connection = target.connection, run_id, error = %message, "{source} failed");
+    tracing::error!(connection = target.connection, run_id, error = %message, "{job} failed");
     if let Err(e) = idsync_store::runs::finish(target.pool, run_id, Some(&message)).await {
         tracing::warn!(error = %e, "could not record the failed run");
     }
     if let Err(e) =
-        idsync_store::errors::record(target.pool, target.connection, source, &message).await
+        idsync_store::errors::record(target.pool, target.connection, job.as_str(), &message).await
     {
         tracing::warn!(error = %e, "could not record the error");
     }

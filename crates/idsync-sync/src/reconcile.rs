@@ -3,7 +3,7 @@ use std::collections::HashSet;
 use idsync_core::{Change, UserId, Version};
 use idsync_store::apply::{Outcome, apply_changes};
 use idsync_store::lock::JobLock;
-use idsync_store::runs::{self, RunCounts, RunKind};
+use idsync_store::runs::{self, JobKind, RunCounts};
 use sqlx::Row;
 
 use crate::{JobReport, JobTarget, Progress, SyncError, count, fail};
@@ -41,11 +41,17 @@ pub async fn reconcile_locked(
     progress: &dyn Progress,
     lock: JobLock,
 ) -> Result<JobReport, SyncError> {
-    crate::run_locked(target.connection, "reconcile", lock, run(target, progress)).await
+    crate::run_locked(
+        target.connection,
+        JobKind::Reconcile,
+        lock,
+        run(target, progress),
+    )
+    .await
 }
 
 async fn run(target: JobTarget<'_>, progress: &dyn Progress) -> Result<JobReport, SyncError> {
-    let run = runs::start(target.pool, target.connection, RunKind::Reconcile).await?;
+    let run = runs::start(target.pool, target.connection, JobKind::Reconcile).await?;
     match pass(target, progress, run.id, Version::new(run.started_at)).await {
         Ok(counts) => {
             runs::finish(target.pool, run.id, None).await?;
@@ -55,7 +61,7 @@ async fn run(target: JobTarget<'_>, progress: &dyn Progress) -> Result<JobReport
                 counts,
             })
         }
-        Err(e) => Err(fail(target, run.id, "reconcile", e).await),
+        Err(e) => Err(fail(target, run.id, JobKind::Reconcile, e).await),
     }
 }
 
@@ -66,7 +72,7 @@ async fn pass(
     began: Version,
 ) -> Result<RunCounts, SyncError> {
     let total = target.provider.total_users().await.unwrap_or(None);
-    progress.started("reconcile", total, Default::default());
+    progress.started(JobKind::Reconcile, total, Default::default());
     let mut counts = RunCounts::default();
     let mut seen: HashSet<String> = HashSet::new();
     let mut cursor = None;

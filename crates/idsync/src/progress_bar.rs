@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use idsync_store::runs::RunCounts;
+use idsync_store::runs::{JobKind, RunCounts};
 use idsync_sync::{LogProgress, Progress};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -44,7 +44,7 @@ fn summary(c: RunCounts) -> String {
 }
 
 impl Progress for CliProgress {
-    fn started(&self, job: &str, total: Option<u64>, resumed: RunCounts) {
+    fn started(&self, job: JobKind, total: Option<u64>, resumed: RunCounts) {
         match self {
             Self::Bar(bar) => {
                 bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
@@ -62,7 +62,7 @@ impl Progress for CliProgress {
                 if let Ok(style) = style {
                     bar.set_style(style.progress_chars("=> "));
                 }
-                bar.set_prefix(job.to_owned());
+                bar.set_prefix(job.as_str());
                 bar.set_position(resumed.seen.max(0) as u64);
                 bar.enable_steady_tick(Duration::from_millis(200));
             }

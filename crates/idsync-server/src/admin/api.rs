@@ -22,8 +22,9 @@ use utoipa_axum::routes;
 use super::ApiAdmin;
 use super::overview::{ConnectionOverview, overview};
 use crate::error::HttpError;
-use crate::jobs::{self, JobKind};
+use crate::jobs;
 use crate::{AppState, ConnectionRuntime};
+use idsync_store::runs::JobKind;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -180,11 +181,7 @@ async fn start(
         Ok(()) => Ok((
             StatusCode::ACCEPTED,
             Json(JobStarted {
-                started: match kind {
-                    JobKind::Backfill => "backfill",
-                    JobKind::Reconcile => "reconcile",
-                }
-                .to_owned(),
+                started: kind.as_str().to_owned(),
             }),
         )),
         Err(SyncError::Busy(_)) => Err(HttpError::new(

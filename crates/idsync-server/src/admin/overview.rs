@@ -1,6 +1,7 @@
 //! A connection as the operator sees it: counts, last activity, and a
 //! health verdict with its reasons. Shared by the API and the console.
 
+use idsync_store::runs::RunStatus;
 use idsync_store::status::{ConnectionStatus, connection_status};
 use idsync_store::{StoreError, errors};
 
@@ -73,7 +74,7 @@ fn judge(s: &ConnectionStatus, rejections_last_hour: i64) -> (Health, Vec<String
         .flatten()
         .max_by_key(|r| r.started_at);
     if let Some(run) = newest
-        && run.status == "failed"
+        && run.status == RunStatus::Failed
     {
         failing.push(format!(
             "last {} failed: {}",
@@ -83,7 +84,7 @@ fn judge(s: &ConnectionStatus, rejections_last_hour: i64) -> (Health, Vec<String
     }
     match &s.last_backfill {
         None => degraded.push("no backfill has run yet".to_owned()),
-        Some(b) if b.status == "running" => degraded.push(format!(
+        Some(b) if b.status == RunStatus::Running => degraded.push(format!(
             "initial backfill in progress ({} users so far)",
             b.seen
         )),

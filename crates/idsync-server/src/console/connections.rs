@@ -15,7 +15,8 @@ use super::session::{CsrfForm, Session};
 use super::{PageError, connection_url, find, user_url};
 use crate::AppState;
 use crate::admin::overview::{ConnectionOverview, Health, overview};
-use crate::jobs::{self, JobKind};
+use crate::jobs;
+use idsync_store::runs::JobKind;
 
 /// Deliveries shown on a connection's page.
 const RECENT_DELIVERIES: i64 = 25;

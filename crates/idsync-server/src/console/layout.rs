@@ -2,7 +2,7 @@
 //! banners. maud escapes every interpolated value.
 
 use chrono::{DateTime, Utc};
-use idsync_store::runs::RunRow;
+use idsync_store::runs::{RunRow, RunStatus};
 use maud::{DOCTYPE, Markup, html};
 
 use super::flash::Flash;
@@ -140,13 +140,22 @@ pub(super) fn health_badge(health: Health) -> Markup {
     html! { span class=(class) data-health=(health.as_str()) { (health.as_str()) } }
 }
 
-/// A badge for a job status or a delivery outcome.
+/// A badge for a backfill or reconcile run's status.
+fn run_badge(status: RunStatus) -> Markup {
+    let class = match status {
+        RunStatus::Completed => "badge good",
+        RunStatus::Running => "badge info",
+        RunStatus::Failed => "badge bad",
+    };
+    html! { span class=(class) { (status.as_str()) } }
+}
+
+/// A badge for a delivery outcome or an error's source.
 pub(super) fn status_badge(status: &str) -> Markup {
     let class = match status {
-        "completed" | "inserted" | "updated" | "deleted" => "badge good",
-        "running" | "pending" => "badge info",
+        "inserted" | "updated" | "deleted" => "badge good",
+        "pending" => "badge info",
         "stale" => "badge warn",
-        "failed" => "badge bad",
         _ => "badge plain",
     };
     html! { span class=(class) { (status) } }
@@ -209,7 +218,7 @@ pub(super) fn run_summary(run: Option<&RunRow>, with_error: bool) -> Markup {
         return html! { span.muted { "never run" } };
     };
     html! {
-        (status_badge(&run.status)) " "
+        (run_badge(run.status)) " "
         @match run.finished_at {
             Some(done) => { "finished " (ago(done)) }
             None => { "started " (ago(run.started_at)) }

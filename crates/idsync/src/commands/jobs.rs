@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use idsync_store::UsersTable;
+use idsync_store::runs::JobKind;
 use idsync_sync::{JobReport, JobTarget, SyncError};
 
 use crate::config::Config;
@@ -9,23 +10,22 @@ use crate::progress_bar::CliProgress;
 use crate::runtime;
 use crate::telemetry::LogFormat;
 
-#[derive(Clone, Copy)]
-enum Job {
-    Backfill,
-    Reconcile,
-}
-
 pub async fn backfill(config: Config, only: Option<&str>, logs: LogFormat) -> Result<ExitCode> {
-    run(config, only, Job::Backfill, logs).await
+    run(config, only, JobKind::Backfill, logs).await
 }
 
 pub async fn reconcile(config: Config, only: Option<&str>, logs: LogFormat) -> Result<ExitCode> {
-    run(config, only, Job::Reconcile, logs).await
+    run(config, only, JobKind::Reconcile, logs).await
 }
 
 /// Runs the job on each selected connection in turn; exits non-zero if any
 /// failed, after trying them all.
-async fn run(config: Config, only: Option<&str>, job: Job, logs: LogFormat) -> Result<ExitCode> {
+async fn run(
+    config: Config,
+    only: Option<&str>,
+    job: JobKind,
+    logs: LogFormat,
+) -> Result<ExitCode> {
     let selected = runtime::select(&config, only)?;
     let pool = runtime::pool(&config).await?;
     let tables: Vec<UsersTable> = config.connections.iter().map(|c| c.table.clone()).collect();
@@ -40,8 +40,8 @@ async fn run(config: Config, only: Option<&str>, job: Job, logs: LogFormat) -> R
         };
         let progress = CliProgress::new(c.name.as_str(), logs);
         let result: Result<JobReport, SyncError> = match job {
-            Job::Backfill => idsync_sync::backfill(target, &progress).await,
-            Job::Reconcile => idsync_sync::reconcile(target, &progress).await,
+            JobKind::Backfill => idsync_sync::backfill(target, &progress).await,
+            JobKind::Reconcile => idsync_sync::reconcile(target, &progress).await,
         };
         match result {
             Ok(r) => println!(
