@@ -59,7 +59,7 @@ pub async fn set_outcomes(
     Ok(())
 }
 
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeliveryRow {
     pub message_id: String,
     pub event_type: String,

@@ -34,7 +34,7 @@ pub async fn record(
     Ok(())
 }
 
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ErrorRow {
     /// Stable within a connection; the console links each error by it.
     pub id: i64,

@@ -187,9 +187,7 @@ pub async fn fail(
 }
 
 /// The refresher's work for one connection.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct RefreshStats {
     /// Users waiting to be fetched.
     pub queued: i64,

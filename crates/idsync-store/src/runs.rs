@@ -7,8 +7,7 @@ use crate::StoreError;
 
 /// A job that reads every user through the provider's API. Stored as the
 /// `kind` of `idsync.sync_runs`, whose CHECK constraint lists the same words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobKind {
     /// The first full load, resumable page by page.
     Backfill,
@@ -17,8 +16,7 @@ pub enum JobKind {
 }
 
 /// Where a run stands. Stored as the `status` of `idsync.sync_runs`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RunStatus {
     Running,
     Completed,
@@ -107,7 +105,7 @@ text_enum!(RunStatus {
 });
 
 /// Counters of a run, added to after every page.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunCounts {
     pub pages: i64,
     pub seen: i64,
@@ -128,14 +126,13 @@ impl std::ops::AddAssign for RunCounts {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RunRow {
     pub id: i64,
     pub kind: JobKind,
     pub status: RunStatus,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    #[schema(value_type = Option<Object>)]
     pub cursor: Option<serde_json::Value>,
     pub pages: i64,
     pub seen: i64,

@@ -8,7 +8,7 @@ use crate::refresh::RefreshStats;
 use crate::runs::{JobKind, RunRow};
 use crate::{StoreError, UsersTable, errors, refresh, runs};
 
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct ConnectionStatus {
     pub connection: String,
     pub table: String,

@@ -6,18 +6,7 @@ use sqlx::PgPool;
 use crate::{StoreError, UsersTable};
 
 /// Which users to list.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    serde::Deserialize,
-    serde::Serialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum UserState {
     #[default]
     All,
@@ -35,7 +24,7 @@ pub struct UserQuery {
     pub limit: i64,
 }
 
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserSummary {
     pub id: String,
     pub name: Option<String>,
@@ -45,12 +34,10 @@ pub struct UserSummary {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserDetail {
     #[sqlx(flatten)]
-    #[serde(flatten)]
     pub user: UserSummary,
-    #[schema(value_type = Object)]
     pub raw_json: serde_json::Value,
 }
 
@@ -112,6 +99,22 @@ pub async fn get(
     ))
     .bind(id)
     .fetch_optional(pool)
+    .await?)
+}
+
+/// Ids of the active rows last written before `before`: the rows a
+/// reconcile pass may judge (a row without a version always qualifies).
+pub async fn active_ids_written_before(
+    pool: &PgPool,
+    table: &UsersTable,
+    before: DateTime<Utc>,
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT id FROM {} WHERE deleted_at IS NULL AND (updated_at IS NULL OR updated_at < $1)",
+        table.qualified()
+    ))
+    .bind(before)
+    .fetch_all(pool)
     .await?)
 }
 

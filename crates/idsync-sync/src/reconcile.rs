@@ -4,7 +4,7 @@ use idsync_core::{Change, UserId, Version};
 use idsync_store::apply::{Outcome, apply_changes};
 use idsync_store::lock::JobLock;
 use idsync_store::runs::{self, JobKind, RunCounts};
-use sqlx::Row;
+use idsync_store::users;
 
 use crate::{JobReport, JobTarget, Progress, SyncError, count, fail};
 
@@ -92,16 +92,10 @@ async fn pass(
         }
     }
 
-    let rows = sqlx::query(&format!(
-        "SELECT id FROM {} WHERE deleted_at IS NULL AND (updated_at IS NULL OR updated_at < $1)",
-        target.table.qualified()
-    ))
-    .bind(began.at() - MARGIN)
-    .fetch_all(target.pool)
-    .await?;
+    let judged =
+        users::active_ids_written_before(target.pool, target.table, began.at() - MARGIN).await?;
     let mut unlisted = Vec::new();
-    for row in rows {
-        let id: String = row.try_get("id")?;
+    for id in judged {
         if !seen.contains(&id)
             && let Some(user) = UserId::parse(&id)
         {

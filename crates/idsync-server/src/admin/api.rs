@@ -10,9 +10,7 @@ use axum::{Json, Router};
 use axum_extra::extract::WithRejection;
 use idsync_providers::ApiError;
 use idsync_providers::manage::{NewUser, UserUpdate};
-use idsync_store::deliveries::DeliveryRow;
-use idsync_store::errors::ErrorRow;
-use idsync_store::users::{self, UserDetail, UserQuery, UserState, UserSummary};
+use idsync_store::users::{self, UserQuery};
 use idsync_sync::SyncError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -20,7 +18,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiAdmin;
-use super::overview::{ConnectionOverview, overview};
+use super::dto::{Connection, Delivery, RecordedError, User, UserWithRaw};
+use super::input::UserState;
+use super::overview::overview;
 use crate::error::HttpError;
 use crate::jobs;
 use crate::{AppState, ConnectionRuntime};
@@ -140,14 +140,14 @@ struct ErrorBody {
 
 /// All connections with their health.
 #[utoipa::path(get, path = "/connections", tag = "connections",
-    responses((status = 200, body = [ConnectionOverview]), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [Connection]), (status = 401, body = ErrorBody)))]
 async fn list_connections(
     _: ApiAdmin,
     State(state): State<AppState>,
-) -> Result<Json<Vec<ConnectionOverview>>, HttpError> {
+) -> Result<Json<Vec<Connection>>, HttpError> {
     let mut all = Vec::new();
     for conn in state.ordered() {
-        all.push(overview(&state, conn).await.map_err(internal)?);
+        all.push(overview(&state, conn).await.map_err(internal)?.into());
     }
     Ok(Json(all))
 }
@@ -155,14 +155,16 @@ async fn list_connections(
 /// One connection: health, counts, last webhook, last jobs, recent errors.
 #[utoipa::path(get, path = "/connections/{name}", tag = "connections",
     params(("name" = String, Path, description = "connection name")),
-    responses((status = 200, body = ConnectionOverview), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Connection), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_connection(
     _: ApiAdmin,
     State(state): State<AppState>,
     WithRejection(Path(name), _): ApiPath<String>,
-) -> Result<Json<ConnectionOverview>, HttpError> {
+) -> Result<Json<Connection>, HttpError> {
     let conn = find(&state, &name)?;
-    Ok(Json(overview(&state, &conn).await.map_err(internal)?))
+    Ok(Json(
+        overview(&state, &conn).await.map_err(internal)?.into(),
+    ))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -231,7 +233,7 @@ struct UserListParams {
 
 #[derive(Serialize, ToSchema)]
 struct UserPage {
-    users: Vec<UserSummary>,
+    users: Vec<User>,
     /// Pass as `after` for the next page; null on the last page.
     next_cursor: Option<String>,
 }
@@ -250,7 +252,7 @@ async fn list_users(
     let limit = p.limit.unwrap_or(50).clamp(1, 500);
     let query = UserQuery {
         search: p.search,
-        state: p.state.unwrap_or_default(),
+        state: p.state.unwrap_or_default().into(),
         after: p.after,
         limit,
     };
@@ -260,23 +262,24 @@ async fn list_users(
     let next_cursor = (users.len() as i64 == limit)
         .then(|| users.last().map(|u| u.id.clone()))
         .flatten();
+    let users = users.into_iter().map(User::from).collect();
     Ok(Json(UserPage { users, next_cursor }))
 }
 
 /// One synced user with the provider's raw JSON.
 #[utoipa::path(get, path = "/connections/{name}/users/{id}", tag = "users",
     params(("name" = String, Path, description = "connection name"), ("id" = String, Path, description = "user id")),
-    responses((status = 200, body = UserDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = UserWithRaw), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_user(
     _: ApiAdmin,
     State(state): State<AppState>,
     WithRejection(Path((name, id)), _): ApiPath<(String, String)>,
-) -> Result<Json<UserDetail>, HttpError> {
+) -> Result<Json<UserWithRaw>, HttpError> {
     let conn = find(&state, &name)?;
     users::get(&state.pool, &conn.table, &id)
         .await
         .map_err(internal)?
-        .map(Json)
+        .map(|u| Json(u.into()))
         .ok_or_else(|| HttpError::new(StatusCode::NOT_FOUND, format!("no user {id:?}")))
 }
 
@@ -401,9 +404,9 @@ struct DeliveryParams {
 #[derive(Serialize, ToSchema)]
 struct Deliveries {
     /// Accepted webhook messages with their outcome.
-    deliveries: Vec<DeliveryRow>,
+    deliveries: Vec<Delivery>,
     /// Rejected deliveries and failed jobs, with the reason.
-    rejected: Vec<ErrorRow>,
+    rejected: Vec<RecordedError>,
 }
 
 /// Recent webhook deliveries and rejections.
@@ -422,9 +425,15 @@ async fn list_deliveries(
     Ok(Json(Deliveries {
         deliveries: idsync_store::deliveries::recent(&state.pool, name, limit)
             .await
-            .map_err(internal)?,
+            .map_err(internal)?
+            .into_iter()
+            .map(Delivery::from)
+            .collect(),
         rejected: idsync_store::errors::recent(&state.pool, name, limit)
             .await
-            .map_err(internal)?,
+            .map_err(internal)?
+            .into_iter()
+            .map(RecordedError::from)
+            .collect(),
     }))
 }

@@ -3,6 +3,8 @@
 
 mod access;
 mod api;
+pub mod dto;
+pub mod input;
 pub mod overview;
 
 pub use access::{AdminAccess, ApiAdmin};

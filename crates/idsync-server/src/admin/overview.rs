@@ -25,7 +25,8 @@ impl Health {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+/// The API shows it as [`dto::Connection`](super::dto::Connection).
+#[derive(Debug, Clone)]
 pub struct ConnectionOverview {
     pub name: String,
     /// The provider's configuration name, e.g. `stack_auth`.
@@ -37,7 +38,6 @@ pub struct ConnectionOverview {
     pub reasons: Vec<String>,
     /// The URL to configure as the provider's webhook endpoint.
     pub webhook_url: String,
-    #[serde(flatten)]
     pub status: ConnectionStatus,
 }
 

@@ -6,7 +6,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::Redirect;
 use idsync_providers::manage::NewUser;
-use idsync_store::users::{self, UserQuery, UserState};
+use idsync_store::users::{self, UserQuery};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -15,6 +15,7 @@ use super::layout::{Page, ago, exact, maybe_ago, user_badge};
 use super::session::{CsrfForm, Session};
 use super::{PageError, connection_url, enc, find, provider_failure, user_url};
 use crate::AppState;
+use crate::admin::input::UserState;
 
 const PAGE_SIZE: i64 = 50;
 
@@ -25,14 +26,6 @@ pub(super) struct ListParams {
     state: Option<UserState>,
     /// Keyset cursor: the last id of the previous page.
     after: Option<String>,
-}
-
-fn state_str(s: UserState) -> &'static str {
-    match s {
-        UserState::All => "all",
-        UserState::Active => "active",
-        UserState::Deleted => "deleted",
-    }
 }
 
 /// `GET /connections/{name}/users`: one page of users, in id order.
@@ -52,7 +45,7 @@ pub(super) async fn list_page(
         &conn.table,
         &UserQuery {
             search: Some(search.clone()).filter(|s| !s.is_empty()),
-            state: filter,
+            state: filter.into(),
             after: after.clone(),
             limit: PAGE_SIZE,
         },
@@ -68,14 +61,14 @@ pub(super) async fn list_page(
             format!(
                 "{users_url}?search={}&state={}&after={}",
                 enc(&search),
-                state_str(filter),
+                filter.as_str(),
                 enc(&last.id)
             )
         });
     let first = format!(
         "{users_url}?search={}&state={}",
         enc(&search),
-        state_str(filter)
+        filter.as_str()
     );
     let page = Page {
         title: "Users",
@@ -110,8 +103,8 @@ pub(super) async fn list_page(
             form.search method="get" action=(users_url) {
                 input type="search" name="search" value=(search) placeholder="id, or start of email or name" aria-label="Search";
                 select name="state" aria-label="Filter" {
-                    @for s in [UserState::All, UserState::Active, UserState::Deleted] {
-                        option value=(state_str(s)) selected[s == filter] { (state_str(s)) }
+                    @for s in UserState::EVERY {
+                        option value=(s.as_str()) selected[s == filter] { (s.as_str()) }
                     }
                 }
                 button.button type="submit" { "Search" }

@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
+use idsync_server::admin::dto::Status;
 use idsync_store::runs::RunRow;
 use idsync_store::status::{ConnectionStatus, connection_status};
 
@@ -18,6 +19,7 @@ pub async fn run(config: Config, json: bool) -> Result<ExitCode> {
         all.push(connection_status(&pool, c.name.as_str(), &c.table).await?);
     }
     if json {
+        let all: Vec<Status> = all.into_iter().map(Status::from).collect();
         println!("{}", serde_json::to_string_pretty(&all)?);
     } else {
         for s in &all {
