@@ -1,18 +1,22 @@
-/// Errors from the Postgres side.
+/// Errors from the Postgres side. The database's own error stays the
+/// source; its text is also in the message, which is what logs and
+/// `idsync.errors` show.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached right now; the caller should retry
     /// (webhooks answer 503 so the provider retries).
     #[error("database unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] sqlx::Error),
     #[error("invalid database URL: {0}")]
-    BadUrl(String),
+    BadUrl(#[source] sqlx::Error),
     #[error("table {table} exists but is not compatible with idsync: {problems}")]
     IncompatibleTable { table: String, problems: String },
     #[error("the database schema is not migrated yet (run `idsync migrate`)")]
     NotMigrated,
+    /// The database answered with an error that retrying will not fix: a
+    /// bug, or a table changed behind idsync's back.
     #[error("database error: {0}")]
-    Sql(String),
+    Sql(#[source] sqlx::Error),
 }
 
 impl StoreError {
@@ -23,22 +27,38 @@ impl StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        match &e {
+        let unavailable = match &e {
             sqlx::Error::Io(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed
-            | sqlx::Error::Tls(_) => Self::Unavailable(e.to_string()),
+            | sqlx::Error::Tls(_) => true,
             // 57P0x shutdown / cannot connect now, 08xxx connection exceptions,
             // 40001 serialization failure, 40P01 deadlock: "try again later".
-            sqlx::Error::Database(db)
-                if db.code().is_some_and(|c| {
-                    c.starts_with("57P") || c.starts_with("08") || c == "40001" || c == "40P01"
-                }) =>
-            {
-                Self::Unavailable(e.to_string())
-            }
-            _ => Self::Sql(e.to_string()),
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+                c.starts_with("57P") || c.starts_with("08") || c == "40001" || c == "40P01"
+            }),
+            _ => false,
+        };
+        if unavailable {
+            Self::Unavailable(e)
+        } else {
+            Self::Sql(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    #[test]
+    fn connection_trouble_is_unavailable_and_keeps_its_source() {
+        let e = StoreError::from(sqlx::Error::PoolTimedOut);
+        assert!(e.is_unavailable());
+        assert!(std::error::Error::source(&e).is_some());
+        let e = StoreError::from(sqlx::Error::RowNotFound);
+        assert!(!e.is_unavailable());
+        assert!(matches!(e, StoreError::Sql(sqlx::Error::RowNotFound)));
     }
 }

@@ -34,9 +34,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 /// Opens a pool. The acquire timeout is short on purpose: when the database
 /// is down a webhook must get its 503 well within the provider's 15 s limit.
 pub async fn connect(database_url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
-    let options: PgConnectOptions = database_url
-        .parse()
-        .map_err(|e: sqlx::Error| StoreError::BadUrl(e.to_string()))?;
+    let options: PgConnectOptions = database_url.parse().map_err(StoreError::BadUrl)?;
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(3))

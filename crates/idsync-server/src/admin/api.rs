@@ -8,10 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use axum_extra::extract::WithRejection;
-use idsync_providers::ApiError;
-use idsync_providers::manage::{NewUser, UserUpdate};
-use idsync_store::users::{self, UserQuery};
-use idsync_sync::SyncError;
+use idsync_store::runs::JobKind;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -19,12 +16,10 @@ use utoipa_axum::routes;
 
 use super::ApiAdmin;
 use super::dto::{Connection, Delivery, RecordedError, User, UserWithRaw};
-use super::input::UserState;
-use super::overview::overview;
+use super::input::{Email, PageSize, UserState};
+use super::service::{self, NewAccount, UserChanges, UserSearch};
+use crate::AppState;
 use crate::error::HttpError;
-use crate::jobs;
-use crate::{AppState, ConnectionRuntime};
-use idsync_store::runs::JobKind;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -80,59 +75,6 @@ type ApiPath<T> = WithRejection<Path<T>, HttpError>;
 type ApiQuery<T> = WithRejection<Query<T>, HttpError>;
 type ApiJson<T> = WithRejection<Json<T>, HttpError>;
 
-fn find(state: &AppState, name: &str) -> Result<Arc<ConnectionRuntime>, HttpError> {
-    state.connection(name).ok_or_else(|| {
-        HttpError::new(
-            StatusCode::NOT_FOUND,
-            format!("no connection named {name:?}"),
-        )
-    })
-}
-
-fn internal(e: impl std::fmt::Display) -> HttpError {
-    tracing::error!(error = %e, "admin API error");
-    HttpError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "database unavailable, try again",
-    )
-}
-
-/// A provider API failure, passed on with a status that says whose fault it is.
-fn provider_error(e: ApiError) -> HttpError {
-    match e {
-        ApiError::Status { status, body } if (400..500).contains(&status) => HttpError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("the provider refused: {body}"),
-        ),
-        ApiError::Unsupported(why) => HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, why),
-        other => HttpError::new(StatusCode::BAD_GATEWAY, format!("provider API: {other}")),
-    }
-}
-
-/// [`provider_error`] for a call about one user, where the provider's 404
-/// means it has no such user: the caller's mistake, not a refusal.
-fn user_provider_error(id: &str) -> impl FnOnce(ApiError) -> HttpError + '_ {
-    move |e| match e {
-        ApiError::Status { status: 404, .. } => HttpError::new(
-            StatusCode::NOT_FOUND,
-            format!("the provider has no user {id:?}"),
-        ),
-        other => provider_error(other),
-    }
-}
-
-/// The same check for a new user's email and a changed one.
-fn checked_email(email: String) -> Result<String, HttpError> {
-    if email.contains('@') {
-        Ok(email)
-    } else {
-        Err(HttpError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "email is not an email address",
-        ))
-    }
-}
-
 #[derive(Serialize, ToSchema)]
 struct ErrorBody {
     error: String,
@@ -140,30 +82,27 @@ struct ErrorBody {
 
 /// All connections with their health.
 #[utoipa::path(get, path = "/connections", tag = "connections",
-    responses((status = 200, body = [Connection]), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [Connection]), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn list_connections(
     _: ApiAdmin,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<Connection>>, HttpError> {
-    let mut all = Vec::new();
-    for conn in state.ordered() {
-        all.push(overview(&state, conn).await.map_err(internal)?.into());
-    }
-    Ok(Json(all))
+    let all = service::overviews(&state).await?;
+    Ok(Json(all.into_iter().map(Connection::from).collect()))
 }
 
 /// One connection: health, counts, last webhook, last jobs, recent errors.
 #[utoipa::path(get, path = "/connections/{name}", tag = "connections",
     params(("name" = String, Path, description = "connection name")),
-    responses((status = 200, body = Connection), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Connection), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn get_connection(
     _: ApiAdmin,
     State(state): State<AppState>,
     WithRejection(Path(name), _): ApiPath<String>,
 ) -> Result<Json<Connection>, HttpError> {
-    let conn = find(&state, &name)?;
+    let conn = service::connection(&state, &name)?;
     Ok(Json(
-        overview(&state, &conn).await.map_err(internal)?.into(),
+        service::connection_overview(&state, &conn).await?.into(),
     ))
 }
 
@@ -178,26 +117,20 @@ async fn start(
     name: String,
     kind: JobKind,
 ) -> Result<(StatusCode, Json<JobStarted>), HttpError> {
-    let conn = find(&state, &name)?;
-    match jobs::start_now(&state, conn, kind).await {
-        Ok(()) => Ok((
-            StatusCode::ACCEPTED,
-            Json(JobStarted {
-                started: kind.as_str().to_owned(),
-            }),
-        )),
-        Err(SyncError::Busy(_)) => Err(HttpError::new(
-            StatusCode::CONFLICT,
-            "a backfill or reconcile of this connection is already running",
-        )),
-        Err(e) => Err(internal(e)),
-    }
+    let conn = service::connection(&state, &name)?;
+    service::start_job(&state, conn, kind).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(JobStarted {
+            started: kind.as_str().to_owned(),
+        }),
+    ))
 }
 
 /// Start a backfill in the background (resumes an interrupted one).
 #[utoipa::path(post, path = "/connections/{name}/backfill", tag = "connections",
     params(("name" = String, Path, description = "connection name")),
-    responses((status = 202, body = JobStarted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 202, body = JobStarted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn start_backfill(
     _: ApiAdmin,
     State(state): State<AppState>,
@@ -209,7 +142,7 @@ async fn start_backfill(
 /// Start a reconcile pass in the background.
 #[utoipa::path(post, path = "/connections/{name}/reconcile", tag = "connections",
     params(("name" = String, Path, description = "connection name")),
-    responses((status = 202, body = JobStarted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 202, body = JobStarted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn start_reconcile(
     _: ApiAdmin,
     State(state): State<AppState>,
@@ -241,46 +174,39 @@ struct UserPage {
 /// Synced users, in id order, with keyset pagination.
 #[utoipa::path(get, path = "/connections/{name}/users", tag = "users",
     params(("name" = String, Path, description = "connection name"), UserListParams),
-    responses((status = 200, body = UserPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = UserPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 500, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn list_users(
     _: ApiAdmin,
     State(state): State<AppState>,
     WithRejection(Path(name), _): ApiPath<String>,
     WithRejection(Query(p), _): ApiQuery<UserListParams>,
 ) -> Result<Json<UserPage>, HttpError> {
-    let conn = find(&state, &name)?;
-    let limit = p.limit.unwrap_or(50).clamp(1, 500);
-    let query = UserQuery {
+    let conn = service::connection(&state, &name)?;
+    let search = UserSearch {
         search: p.search,
-        state: p.state.unwrap_or_default().into(),
+        state: p.state.unwrap_or_default(),
         after: p.after,
-        limit,
+        limit: PageSize::new(p.limit),
     };
-    let users = users::list(&state.pool, &conn.table, &query)
-        .await
-        .map_err(internal)?;
-    let next_cursor = (users.len() as i64 == limit)
-        .then(|| users.last().map(|u| u.id.clone()))
-        .flatten();
-    let users = users.into_iter().map(User::from).collect();
-    Ok(Json(UserPage { users, next_cursor }))
+    let page = service::search_users(&state, &conn, search).await?;
+    Ok(Json(UserPage {
+        users: page.users.into_iter().map(User::from).collect(),
+        next_cursor: page.next,
+    }))
 }
 
 /// One synced user with the provider's raw JSON.
 #[utoipa::path(get, path = "/connections/{name}/users/{id}", tag = "users",
     params(("name" = String, Path, description = "connection name"), ("id" = String, Path, description = "user id")),
-    responses((status = 200, body = UserWithRaw), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = UserWithRaw), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn get_user(
     _: ApiAdmin,
     State(state): State<AppState>,
     WithRejection(Path((name, id)), _): ApiPath<(String, String)>,
 ) -> Result<Json<UserWithRaw>, HttpError> {
-    let conn = find(&state, &name)?;
-    users::get(&state.pool, &conn.table, &id)
-        .await
-        .map_err(internal)?
-        .map(|u| Json(u.into()))
-        .ok_or_else(|| HttpError::new(StatusCode::NOT_FOUND, format!("no user {id:?}")))
+    let conn = service::connection(&state, &name)?;
+    Ok(Json(service::user(&state, &conn, &id).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -306,34 +232,21 @@ struct ProviderUser {
     params(("name" = String, Path, description = "connection name")),
     request_body = CreateUserBody,
     responses((status = 201, body = ProviderUser), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn create_user(
     _: ApiAdmin,
     State(state): State<AppState>,
     WithRejection(Path(name), _): ApiPath<String>,
     WithRejection(Json(body), _): ApiJson<CreateUserBody>,
 ) -> Result<(StatusCode, Json<ProviderUser>), HttpError> {
-    let conn = find(&state, &name)?;
-    let email = checked_email(body.email)?;
-    let created = conn
-        .provider
-        .create_user(&NewUser {
-            email,
-            name: body.name.filter(|n| !n.trim().is_empty()),
-            password: body.password.filter(|p| !p.is_empty()),
-        })
-        .await
-        .map_err(provider_error)?;
-    let id = created
-        .get("id")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_owned();
+    let conn = service::connection(&state, &name)?;
+    let account = NewAccount::new(Email::parse(&body.email)?, body.name, body.password);
+    let created = service::create_user(&conn, account).await?;
     Ok((
         StatusCode::CREATED,
         Json(ProviderUser {
-            id,
-            provider_response: created,
+            id: created.id.unwrap_or_default(),
+            provider_response: created.response,
         }),
     ))
 }
@@ -349,26 +262,19 @@ struct UpdateUserBody {
     params(("name" = String, Path, description = "connection name"), ("id" = String, Path, description = "user id")),
     request_body = UpdateUserBody,
     responses((status = 200, body = ProviderUser), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn update_user(
     _: ApiAdmin,
     State(state): State<AppState>,
     WithRejection(Path((name, id)), _): ApiPath<(String, String)>,
     WithRejection(Json(body), _): ApiJson<UpdateUserBody>,
 ) -> Result<Json<ProviderUser>, HttpError> {
-    let conn = find(&state, &name)?;
-    let email = body.email.map(checked_email).transpose()?;
-    let updated = conn
-        .provider
-        .update_user(
-            &id,
-            &UserUpdate {
-                name: body.name,
-                email,
-            },
-        )
-        .await
-        .map_err(user_provider_error(&id))?;
+    let conn = service::connection(&state, &name)?;
+    let changes = UserChanges {
+        name: body.name,
+        email: body.email.as_deref().map(Email::parse).transpose()?,
+    };
+    let updated = service::update_user(&conn, &id, changes).await?;
     Ok(Json(ProviderUser {
         id,
         provider_response: updated,
@@ -380,17 +286,14 @@ async fn update_user(
 #[utoipa::path(delete, path = "/connections/{name}/users/{id}", tag = "users",
     params(("name" = String, Path, description = "connection name"), ("id" = String, Path, description = "user id")),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+        (status = 422, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn delete_user(
     _: ApiAdmin,
     State(state): State<AppState>,
     WithRejection(Path((name, id)), _): ApiPath<(String, String)>,
 ) -> Result<StatusCode, HttpError> {
-    let conn = find(&state, &name)?;
-    conn.provider
-        .delete_user(&id)
-        .await
-        .map_err(user_provider_error(&id))?;
+    let conn = service::connection(&state, &name)?;
+    service::delete_user(&conn, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -412,28 +315,19 @@ struct Deliveries {
 /// Recent webhook deliveries and rejections.
 #[utoipa::path(get, path = "/connections/{name}/deliveries", tag = "deliveries",
     params(("name" = String, Path, description = "connection name"), DeliveryParams),
-    responses((status = 200, body = Deliveries), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Deliveries), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn list_deliveries(
     _: ApiAdmin,
     State(state): State<AppState>,
     WithRejection(Path(name), _): ApiPath<String>,
     WithRejection(Query(p), _): ApiQuery<DeliveryParams>,
 ) -> Result<Json<Deliveries>, HttpError> {
-    let conn = find(&state, &name)?;
-    let limit = p.limit.unwrap_or(50).clamp(1, 500);
-    let name = conn.name.as_str();
+    let conn = service::connection(&state, &name)?;
+    let limit = PageSize::new(p.limit);
+    let deliveries = service::recent_deliveries(&state, &conn, limit).await?;
+    let rejected = service::recent_errors(&state, &conn, limit.get()).await?;
     Ok(Json(Deliveries {
-        deliveries: idsync_store::deliveries::recent(&state.pool, name, limit)
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .map(Delivery::from)
-            .collect(),
-        rejected: idsync_store::errors::recent(&state.pool, name, limit)
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .map(RecordedError::from)
-            .collect(),
+        deliveries: deliveries.into_iter().map(Delivery::from).collect(),
+        rejected: rejected.into_iter().map(RecordedError::from).collect(),
     }))
 }

@@ -6,6 +6,7 @@ mod api;
 pub mod dto;
 pub mod input;
 pub mod overview;
+pub mod service;
 
 pub use access::{AdminAccess, ApiAdmin};
 pub use api::router;

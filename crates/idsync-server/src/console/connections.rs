@@ -5,18 +5,18 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::Redirect;
 use idsync_providers::ProviderInfo;
-use idsync_store::errors::{self, ErrorRow};
-use idsync_sync::SyncError;
+use idsync_store::errors::ErrorRow;
+use idsync_store::runs::JobKind;
 use maud::{Markup, html};
 
 use super::flash::{Flash, back};
 use super::layout::{Page, ago, count, exact, health_badge, maybe_ago, run_summary, status_badge};
 use super::session::{CsrfForm, Session};
-use super::{PageError, connection_url, find, user_url};
+use super::{PageError, connection_url, failure_words, user_url};
 use crate::AppState;
-use crate::admin::overview::{ConnectionOverview, Health, overview};
-use crate::jobs;
-use idsync_store::runs::JobKind;
+use crate::admin::input::PageSize;
+use crate::admin::overview::{ConnectionOverview, Health};
+use crate::admin::service;
 
 /// Deliveries shown on a connection's page.
 const RECENT_DELIVERIES: i64 = 25;
@@ -28,10 +28,7 @@ pub(super) async fn overview_page(
     session: Session,
     State(state): State<AppState>,
 ) -> Result<Markup, PageError> {
-    let mut cards = Vec::new();
-    for conn in state.ordered() {
-        cards.push(overview(&state, conn).await?);
-    }
+    let cards = service::overviews(&state).await?;
     let page = Page {
         title: "Connections",
         crumbs: Vec::new(),
@@ -89,11 +86,10 @@ pub(super) async fn connection_page(
     Path(name): Path<String>,
     flash: Flash,
 ) -> Result<Markup, PageError> {
-    let conn = find(&state, &name)?;
-    let c = overview(&state, &conn).await?;
+    let conn = service::connection(&state, &name)?;
+    let c = service::connection_overview(&state, &conn).await?;
     let deliveries =
-        idsync_store::deliveries::recent(&state.pool, conn.name.as_str(), RECENT_DELIVERIES)
-            .await?;
+        service::recent_deliveries(&state, &conn, PageSize::new(Some(RECENT_DELIVERIES))).await?;
     let s = &c.status;
     let base = connection_url(&c.name);
     let page = Page {
@@ -242,8 +238,8 @@ pub(super) async fn errors_page(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Markup, PageError> {
-    let conn = find(&state, &name)?;
-    let rows = errors::recent(&state.pool, conn.name.as_str(), ALL_ERRORS).await?;
+    let conn = service::connection(&state, &name)?;
+    let rows = service::recent_errors(&state, &conn, ALL_ERRORS).await?;
     let base = connection_url(&name);
     let page = Page {
         title: "Errors",
@@ -270,17 +266,8 @@ pub(super) async fn error_page(
     State(state): State<AppState>,
     Path((name, id)): Path<(String, i64)>,
 ) -> Result<Markup, PageError> {
-    let conn = find(&state, &name)?;
-    // Errors are capped per connection, so the kept ones are one small read.
-    let row = errors::recent(&state.pool, conn.name.as_str(), ALL_ERRORS)
-        .await?
-        .into_iter()
-        .find(|e| e.id == id)
-        .ok_or_else(|| {
-            PageError::NotFound(format!(
-                "Error {id} of “{name}” is not (or no longer) recorded."
-            ))
-        })?;
+    let conn = service::connection(&state, &name)?;
+    let row = service::recorded_error(&state, &conn, id, ALL_ERRORS).await?;
     let base = connection_url(&name);
     let page = Page {
         title: "Error",
@@ -343,16 +330,14 @@ async fn start(
     kind: JobKind,
 ) -> Result<Redirect, PageError> {
     session.check(&form.csrf)?;
-    let conn = find(&state, &name)?;
+    let conn = service::connection(&state, &name)?;
     let job = match kind {
         JobKind::Backfill => "Backfill",
         JobKind::Reconcile => "Reconcile",
     };
-    let outcome = match jobs::start_now(&state, conn, kind).await {
+    let outcome = match service::start_job(&state, conn, kind).await {
         Ok(()) => Ok(format!("{job} started; reload to follow its progress.")),
-        Err(SyncError::Busy(_)) => {
-            Err("A backfill or reconcile of this connection is already running.".to_owned())
-        }
+        Err(e @ service::AdminError::Busy) => Err(failure_words(&e)),
         Err(e) => {
             tracing::error!(connection = name, error = %e, "console: could not start job");
             Err(format!("{job} could not start: {e}"))

@@ -16,17 +16,17 @@ mod users;
 
 pub use oidc::{AdminOidc, AdminOidcConfig, AdminOidcError, DEFAULT_NAME as DEFAULT_OIDC_NAME};
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use idsync_providers::ApiError;
-use idsync_store::StoreError;
 
-use crate::{AppState, ConnectionRuntime};
+use crate::AppState;
+use crate::admin::input::InvalidInput;
+use crate::admin::service::AdminError;
+use crate::error::{log_failure, status_of};
 
 /// Every console page, the login and the stylesheet; with admin OIDC
 /// configured, also the login layer's `/api/auth/*`.
@@ -138,17 +138,18 @@ async fn favicon() -> impl IntoResponse {
 }
 
 /// Why a console page could not be shown; rendered as a page, never as a
-/// stack trace.
+/// stack trace. Its status is the admin API's for the same failure.
 enum PageError {
+    /// A page that exists only in some configurations.
     NotFound(String),
     /// A form without the session's CSRF token.
     Forbidden,
-    Store(StoreError),
+    Admin(AdminError),
 }
 
-impl From<StoreError> for PageError {
-    fn from(e: StoreError) -> Self {
-        Self::Store(e)
+impl From<AdminError> for PageError {
+    fn from(e: AdminError) -> Self {
+        Self::Admin(e)
     }
 }
 
@@ -162,23 +163,60 @@ impl IntoResponse for PageError {
                 "This form has expired or did not come from this console. Go back, reload the page and try again."
                     .to_owned(),
             ),
-            Self::Store(e) => {
-                tracing::error!(error = %e, "console: database error");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Database unavailable",
-                    "idsync could not read its database. Try again in a moment.".to_owned(),
-                )
+            Self::Admin(e) => {
+                let status = status_of(&e);
+                if status.is_server_error() {
+                    log_failure(status, &e);
+                }
+                let (title, text) = page_words(status, &e);
+                (status, title, text)
             }
         };
         (status, layout::error_page(title, &text)).into_response()
     }
 }
 
-fn find(state: &AppState, name: &str) -> Result<Arc<ConnectionRuntime>, PageError> {
-    state
-        .connection(name)
-        .ok_or_else(|| PageError::NotFound(format!("There is no connection named “{name}”.")))
+/// An admin operation's failure as the console says it.
+fn page_words(status: StatusCode, e: &AdminError) -> (&'static str, String) {
+    match e {
+        AdminError::NoConnection(name) => (
+            "Not found",
+            format!("There is no connection named “{name}”."),
+        ),
+        AdminError::NoUser { connection, id } => (
+            "Not found",
+            format!("“{connection}” has no user with id “{id}”."),
+        ),
+        AdminError::NoError { connection, id } => (
+            "Not found",
+            format!("Error {id} of “{connection}” is not (or no longer) recorded."),
+        ),
+        AdminError::Store(_) if status == StatusCode::SERVICE_UNAVAILABLE => (
+            "Database unavailable",
+            "idsync could not read its database. Try again in a moment.".to_owned(),
+        ),
+        AdminError::Store(_) => (
+            "Internal error",
+            "idsync's database refused a query; the details are in idsync's log.".to_owned(),
+        ),
+        other => ("Could not do that", failure_words(other)),
+    }
+}
+
+/// A failed action in words an operator can act on, for its banner.
+fn failure_words(e: &AdminError) -> String {
+    match e {
+        AdminError::Invalid(InvalidInput::Email { given }) => {
+            format!("“{given}” is not an email address.")
+        }
+        AdminError::Busy => {
+            "A backfill or reconcile of this connection is already running.".to_owned()
+        }
+        AdminError::Provider(e) | AdminError::ProviderHasNoUser { source: e, .. } => {
+            provider_failure(e)
+        }
+        other => other.to_string(),
+    }
 }
 
 /// A provider API failure in words an operator can act on.

@@ -5,19 +5,16 @@
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::Redirect;
-use idsync_providers::manage::NewUser;
-use idsync_store::users::{self, UserQuery};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::flash::{Flash, back};
 use super::layout::{Page, ago, exact, maybe_ago, user_badge};
 use super::session::{CsrfForm, Session};
-use super::{PageError, connection_url, enc, find, provider_failure, user_url};
+use super::{PageError, connection_url, enc, failure_words, user_url};
 use crate::AppState;
-use crate::admin::input::UserState;
-
-const PAGE_SIZE: i64 = 50;
+use crate::admin::input::{Email, PageSize, UserState};
+use crate::admin::service::{self, NewAccount, UserSearch};
 
 #[derive(Deserialize)]
 pub(super) struct ListParams {
@@ -36,35 +33,32 @@ pub(super) async fn list_page(
     Query(p): Query<ListParams>,
     flash: Flash,
 ) -> Result<Markup, PageError> {
-    let conn = find(&state, &name)?;
+    let conn = service::connection(&state, &name)?;
     let search = p.search.unwrap_or_default().trim().to_owned();
     let filter = p.state.unwrap_or_default();
     let after = p.after.filter(|a| !a.is_empty());
-    let rows = users::list(
-        &state.pool,
-        &conn.table,
-        &UserQuery {
-            search: Some(search.clone()).filter(|s| !s.is_empty()),
-            state: filter.into(),
+    let page = service::search_users(
+        &state,
+        &conn,
+        UserSearch {
+            search: Some(search.clone()),
+            state: filter,
             after: after.clone(),
-            limit: PAGE_SIZE,
+            limit: PageSize::default(),
         },
     )
     .await?;
+    let rows = page.users;
     let base = connection_url(&name);
     let users_url = format!("{base}/users");
-    // A full page may have a successor; the query after the last id tells.
-    let next = (rows.len() as i64 == PAGE_SIZE)
-        .then(|| rows.last())
-        .flatten()
-        .map(|last| {
-            format!(
-                "{users_url}?search={}&state={}&after={}",
-                enc(&search),
-                filter.as_str(),
-                enc(&last.id)
-            )
-        });
+    let next = page.next.map(|last| {
+        format!(
+            "{users_url}?search={}&state={}&after={}",
+            enc(&search),
+            filter.as_str(),
+            enc(&last)
+        )
+    });
     let first = format!(
         "{users_url}?search={}&state={}",
         enc(&search),
@@ -154,40 +148,21 @@ pub(super) async fn create(
     Form(form): Form<CreateForm>,
 ) -> Result<Redirect, PageError> {
     session.check(&form.csrf)?;
-    let conn = find(&state, &name)?;
+    let conn = service::connection(&state, &name)?;
     let to = format!("{}/users", connection_url(&name));
-    let email = form.email.trim().to_owned();
-    if !email.contains('@') {
-        return Ok(back(
-            &state,
-            &to,
-            Err(format!("“{email}” is not an email address.")),
-        ));
-    }
-    let created = conn
-        .provider
-        .create_user(&NewUser {
-            email,
-            name: form
-                .name
-                .map(|n| n.trim().to_owned())
-                .filter(|n| !n.is_empty()),
-            password: form.password.filter(|p| !p.is_empty()),
-        })
-        .await;
-    let outcome = match created {
-        Ok(user) => {
-            let id = user.get("id").and_then(|v| v.as_str()).unwrap_or("(no id)");
-            Ok(format!(
-                "Created {id}; it appears here once the provider's webhook arrives."
-            ))
-        }
+    let email = match Email::parse(&form.email) {
+        Ok(email) => email,
+        Err(e) => return Ok(back(&state, &to, Err(failure_words(&e.into())))),
+    };
+    let account = NewAccount::new(email, form.name, form.password);
+    let outcome = match service::create_user(&conn, account).await {
+        Ok(user) => Ok(format!(
+            "Created {}; it appears here once the provider's webhook arrives.",
+            user.id.as_deref().unwrap_or("(no id)")
+        )),
         Err(e) => {
             tracing::warn!(connection = name, error = %e, "console: create user failed");
-            Err(format!(
-                "Could not create the user. {}",
-                provider_failure(&e)
-            ))
+            Err(format!("Could not create the user. {}", failure_words(&e)))
         }
     };
     Ok(back(&state, &to, outcome))
@@ -200,10 +175,8 @@ pub(super) async fn detail_page(
     Path((name, id)): Path<(String, String)>,
     flash: Flash,
 ) -> Result<Markup, PageError> {
-    let conn = find(&state, &name)?;
-    let detail = users::get(&state.pool, &conn.table, &id)
-        .await?
-        .ok_or_else(|| PageError::NotFound(format!("“{name}” has no user with id “{id}”.")))?;
+    let conn = service::connection(&state, &name)?;
+    let detail = service::user(&state, &conn, &id).await?;
     // Pretty-printing a `Value` cannot fail; fall back to compact anyway.
     let raw = serde_json::to_string_pretty(&detail.raw_json)
         .unwrap_or_else(|_| detail.raw_json.to_string());
@@ -257,8 +230,8 @@ pub(super) async fn delete_page(
     State(state): State<AppState>,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Markup, PageError> {
-    let conn = find(&state, &name)?;
-    let user = users::get(&state.pool, &conn.table, &id).await?;
+    let conn = service::connection(&state, &name)?;
+    let user = service::find_user(&state, &conn, &id).await?;
     let label = user
         .as_ref()
         .and_then(|u| u.user.email.clone().or_else(|| u.user.name.clone()))
@@ -299,17 +272,14 @@ pub(super) async fn delete(
     Form(form): Form<CsrfForm>,
 ) -> Result<Redirect, PageError> {
     session.check(&form.csrf)?;
-    let conn = find(&state, &name)?;
-    let outcome = match conn.provider.delete_user(&id).await {
+    let conn = service::connection(&state, &name)?;
+    let outcome = match service::delete_user(&conn, &id).await {
         Ok(()) => Ok(format!(
             "Deleted {id} at the provider; it is marked deleted here once the webhook arrives."
         )),
         Err(e) => {
             tracing::warn!(connection = name, error = %e, "console: delete user failed");
-            Err(format!(
-                "Could not delete the user. {}",
-                provider_failure(&e)
-            ))
+            Err(format!("Could not delete the user. {}", failure_words(&e)))
         }
     };
     Ok(back(&state, &user_url(&name, &id), outcome))

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use idsync_emulator::{ProviderKind, WebhookTarget};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
@@ -500,6 +500,16 @@ async fn health_jobs_on_demand_and_a_failing_connection() {
             .starts_with("last backfill failed: provider API unreachable"),
         "{gone}"
     );
+    // Its provider is down: trying again later may work.
+    let (status, message) = error_of(
+        Client::new()
+            .post(api(&server, "/connections/gone/users"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({"email": "ada@example.com"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{message}");
+    assert!(message.starts_with("provider API: "), "{message}");
     assert_eq!(
         gone["webhook_url"],
         format!("http://{}/webhooks/gone", cfg.listen)
@@ -529,4 +539,47 @@ async fn health_jobs_on_demand_and_a_failing_connection() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["main", "gone"]);
+}
+
+/// Whose fault a failure is decides its status: a query the database
+/// refuses is idsync's problem (500, details only in the log), a database
+/// that is down is a reason to try again (503 with `Retry-After`).
+#[tokio::test]
+async fn a_database_error_answers_500_and_a_database_down_503() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Clerk, 3).await;
+    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
+    let server = serve(&cfg).await;
+    backfilled(&db.pool, 1).await;
+    let http = Client::new();
+    let users = api(&server, "/connections/main/users");
+
+    // The table was changed behind idsync's back: retrying will not help.
+    sqlx::query("ALTER TABLE neon_identity.users_sync RENAME COLUMN email TO mail")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let resp = http
+        .get(&users)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(resp.headers().get(RETRY_AFTER).is_none());
+    let (_, message) = error_of(http.get(&users).bearer_auth(ADMIN_TOKEN)).await;
+    assert_eq!(message, "internal error", "no database details leak");
+
+    db.pool.close().await;
+    db.server.stop().await.unwrap();
+    let resp = http
+        .get(&users)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(resp.headers()[RETRY_AFTER], "5");
+    let (_, message) = error_of(http.get(&users).bearer_auth(ADMIN_TOKEN)).await;
+    assert_eq!(message, "database unavailable, try again");
 }
