@@ -48,8 +48,9 @@ pub struct Config {
     pub database_url: Option<Secret>,
     pub listen: SocketAddr,
     /// Base URL providers reach idsync at (webhook URLs shown in the
-    /// console); default `http://{listen}`.
-    pub public_url: String,
+    /// console); `None`: `http://` and the address idsync listens on (the
+    /// one bound, when `listen` asks for port 0).
+    pub public_url: Option<String>,
     /// How long webhook delivery records (and so redelivery de-duplication)
     /// are kept.
     pub delivery_retention: Duration,
@@ -451,13 +452,13 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
     let public_url_derived = raw.public_url.is_none();
     let public_url = match raw.public_url {
         Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-            url.trim_end_matches('/').to_owned()
+            Some(url.trim_end_matches('/').to_owned())
         }
         Some(url) => {
             problems.push(format!("public_url: {url:?} is not an http(s) URL"));
-            String::new()
+            None
         }
-        None => format!("http://{listen}"),
+        None => None,
     };
     let admin_token = match (raw.admin_token, raw.admin_token_file) {
         (None, None) => None,

@@ -87,7 +87,7 @@ pub async fn run(args: &DevArgs, logs: LogFormat) -> Result<ExitCode> {
     let config = Config {
         database_url: Some(Secret::new(database_url.clone())),
         listen: args.listen,
-        public_url: format!("http://{}", args.listen),
+        public_url: None,
         delivery_retention: Duration::from_secs(7 * 24 * 3600),
         admin_token: None,
         admin_oidc: None,
@@ -124,7 +124,7 @@ pub async fn run(args: &DevArgs, logs: LogFormat) -> Result<ExitCode> {
         url: format!("http://{addr}/webhooks/{CONNECTION}"),
         secret: c.webhook_secret.clone(),
     }))?;
-    let state = super::serve::build_state(&pool, &config)?;
+    let state = super::serve::build_state(&pool, &config, addr)?;
 
     println!();
     println!("idsync dev is running:");

@@ -1,3 +1,4 @@
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -45,19 +46,30 @@ pub async fn run(config: Config) -> Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let state = build_state(&pool, &config)?;
+    let bound = listener.local_addr()?;
+    let state = build_state(&pool, &config, bound)?;
+    // On stdout for whoever started us: with `listen` on port 0 (tests),
+    // this is the only way to learn the port.
+    println!("listening on http://{bound}");
     serve(listener, state).await?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn build_state(pool: &PgPool, config: &Config) -> Result<AppState> {
+/// The server's state; `bound` is the address listened on, the base of
+/// the public URL unless one is configured.
+pub fn build_state(pool: &PgPool, config: &Config, bound: SocketAddr) -> Result<AppState> {
     let connections = config
         .connections
         .iter()
         .map(|c| runtime::connection(pool, c))
         .collect();
     let mut state = AppState::new(pool.clone(), connections)
-        .with_public_url(&config.public_url)
+        .with_public_url(
+            &config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{bound}")),
+        )
         .with_delivery_retention(config.delivery_retention);
     match idsync_server::metrics::install() {
         Ok(handle) => state = state.with_metrics(handle),

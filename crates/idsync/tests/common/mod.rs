@@ -3,7 +3,6 @@
 //! them. Each target uses a part of it.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -62,6 +61,8 @@ async fn start_emulator(kind: ProviderKind, users: usize, limit: Option<RateLimi
         .expect("start emulator")
 }
 
+/// A port nothing listens on right now, for a URL that must not answer
+/// (or for a program that cannot be told to pick its own).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -120,7 +121,6 @@ impl Conn {
 /// A directory holding an `idsync.toml`.
 pub struct ConfigDir {
     pub dir: TempDir,
-    pub listen: SocketAddr,
 }
 
 impl ConfigDir {
@@ -138,13 +138,13 @@ pub fn config(db_url: &str, conns: &[Conn]) -> ConfigDir {
     config_file(db_url, &text)
 }
 
-/// `idsync.toml` with the database, a free listen address, then `rest`.
+/// `idsync.toml` with the database, listening on a port the system picks
+/// (`serve` reports it), then `rest`.
 pub fn config_file(db_url: &str, rest: &str) -> ConfigDir {
     let dir = tempfile::tempdir().unwrap();
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let text = format!("database_url = \"{db_url}\"\nlisten = \"{listen}\"\n{rest}");
+    let text = format!("database_url = \"{db_url}\"\nlisten = \"127.0.0.1:0\"\n{rest}");
     std::fs::write(dir.path().join("idsync.toml"), text).unwrap();
-    ConfigDir { dir, listen }
+    ConfigDir { dir }
 }
 
 pub fn bin() -> &'static str {
@@ -195,25 +195,26 @@ impl Server {
     }
 }
 
+/// Starts `idsync serve` on `cfg`; several may share one configuration,
+/// each on a port of its own.
 pub async fn serve(cfg: &ConfigDir) -> Server {
-    serve_at(&cfg.path(), cfg.listen, &[]).await
+    serve_at(&cfg.path(), &[]).await
 }
 
 /// [`serve`] with `env` set, the server keeping the directory.
 pub async fn serve_owning(cfg: ConfigDir, env: &[(&str, String)]) -> Server {
-    let mut server = serve_at(&cfg.path(), cfg.listen, env).await;
+    let mut server = serve_at(&cfg.path(), env).await;
     server._dir = Some(cfg.dir);
     server
 }
 
 /// Starts `idsync serve` (no admin token from this process's environment,
-/// `env` set) and returns once it is ready.
-pub async fn serve_at(config: &Path, listen: SocketAddr, env: &[(&str, String)]) -> Server {
+/// `env` set), reads the address it reports, and returns once it is ready.
+pub async fn serve_at(config: &Path, env: &[(&str, String)]) -> Server {
     let mut child = tokio::process::Command::new(bin())
         .arg("--config")
         .arg(config)
         .arg("serve")
-        .env("IDSYNC_LISTEN", listen.to_string())
         .env_remove("DATABASE_URL")
         .env_remove("IDSYNC_ADMIN_TOKEN")
         .env(
@@ -222,10 +223,11 @@ pub async fn serve_at(config: &Path, listen: SocketAddr, env: &[(&str, String)])
         )
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("spawn idsync serve");
-    let base = format!("http://{listen}");
+    let base = reported_address(&mut child).await;
     let client = reqwest::Client::new();
     wait_for(&format!("idsync serve to be ready at {base}"), async || {
         if let Some(status) = child.try_wait().unwrap() {
@@ -243,6 +245,27 @@ pub async fn serve_at(config: &Path, listen: SocketAddr, env: &[(&str, String)])
         _dir: None,
         base,
     }
+}
+
+/// The base URL from `serve`'s `listening on http://…` line. The rest of
+/// its stdout is drained in the background so it never blocks on a full pipe.
+async fn reported_address(child: &mut tokio::process::Child) -> String {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let read = async {
+        while let Some(line) = lines.next_line().await.expect("read serve's stdout") {
+            if let Some(url) = line.strip_prefix("listening on ") {
+                return url.to_owned();
+            }
+        }
+        panic!("idsync serve exited without reporting its address");
+    };
+    let base = tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .expect("idsync serve did not report its address within a minute");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    base
 }
 
 pub fn sender(server: &Server, connection: &str, emulator: &Emulator) -> WebhookSender {

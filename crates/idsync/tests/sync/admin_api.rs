@@ -510,10 +510,7 @@ async fn health_jobs_on_demand_and_a_failing_connection() {
     .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{message}");
     assert!(message.starts_with("provider API: "), "{message}");
-    assert_eq!(
-        gone["webhook_url"],
-        format!("http://{}/webhooks/gone", cfg.listen)
-    );
+    assert_eq!(gone["webhook_url"], server.webhook_url("gone"));
 
     backfilled(&db.pool, 1).await;
     let main = get_json(&server, "/connections/main").await;

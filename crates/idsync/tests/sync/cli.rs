@@ -87,15 +87,16 @@ async fn dev_starts_everything_syncs_and_stops_on_ctrl_c() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let (pg_port, listen) = (free_port(), free_port());
+    let pg_port = free_port();
     let mut child = tokio::process::Command::new(bin())
         .current_dir(dir.path())
         .args(["dev", "--users", "30", "--changes-every", "200ms"])
         .args([
             "--pg-port",
             &pg_port.to_string(),
+            // The system picks the port; dev prints it.
             "--listen",
-            &format!("127.0.0.1:{listen}"),
+            "127.0.0.1:0",
         ])
         .env_remove("DATABASE_URL")
         .env("RUST_LOG", "warn")

@@ -11,12 +11,7 @@ async fn two_servers_share_the_webhook_load_and_converge() {
     let emu = emulator(ProviderKind::Clerk, 0).await;
     let cfg = config(&db.url, &[Conn::new("main", &emu)]);
     let a = serve(&cfg).await;
-    let b = serve_at(
-        &cfg.path(),
-        format!("127.0.0.1:{}", free_port()).parse().unwrap(),
-        &[],
-    )
-    .await;
+    let b = serve(&cfg).await;
     for _ in 0..300 {
         emu.random_change();
         emu.advance_clock(chrono::Duration::milliseconds(3));
