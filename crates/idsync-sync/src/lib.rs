@@ -11,7 +11,7 @@ pub mod refresh;
 
 pub use backfill::{backfill, backfill_locked};
 pub use progress::{LogProgress, Progress};
-pub use reconcile::{reconcile, reconcile_locked};
+pub use reconcile::{reconcile, reconcile_locked, reconcile_with_margin};
 
 use idsync_providers::{ApiError, Provider};
 use idsync_store::lock::JobLock;

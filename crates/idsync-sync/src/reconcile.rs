@@ -1,5 +1,7 @@
 use std::collections::HashSet;
 
+use chrono::TimeDelta;
+
 use idsync_core::{Change, UserId, Version};
 use idsync_store::apply::{Outcome, apply_changes};
 use idsync_store::lock::JobLock;
@@ -14,7 +16,7 @@ const CHUNK: usize = 1000;
 /// Rows must be at least this much older than the pass to be deleted by it:
 /// some versions have one-second resolution (Stack Auth event times) and
 /// provider and database clocks differ a little.
-const MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+const MARGIN: TimeDelta = TimeDelta::seconds(2);
 
 /// Lists every user, upserts what differs, then soft-deletes the active rows
 /// the provider no longer has. A row is only deleted if its version is older
@@ -26,12 +28,30 @@ const MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
 /// during the pass), so each unlisted row is first asked about by id: only
 /// users the provider says it does not have are deleted; the others are
 /// upserted with the profile it returns.
-#[tracing::instrument(skip_all, fields(connection = target.connection))]
 pub async fn reconcile(
     target: JobTarget<'_>,
     progress: &dyn Progress,
 ) -> Result<JobReport, SyncError> {
-    reconcile_locked(target, progress, crate::acquire(target).await?).await
+    reconcile_with_margin(target, progress, MARGIN).await
+}
+
+/// [`reconcile`] judging the rows `margin` older than the pass instead of
+/// [`MARGIN`]: for a caller whose versions all come from one clock (tests,
+/// which then need not wait out the margin).
+#[tracing::instrument(name = "reconcile", skip_all, fields(connection = target.connection))]
+pub async fn reconcile_with_margin(
+    target: JobTarget<'_>,
+    progress: &dyn Progress,
+    margin: TimeDelta,
+) -> Result<JobReport, SyncError> {
+    let lock = crate::acquire(target).await?;
+    crate::run_locked(
+        target.connection,
+        JobKind::Reconcile,
+        lock,
+        run(target, progress, margin),
+    )
+    .await
 }
 
 /// [`reconcile`] with the connection's job lock already taken (see
@@ -45,14 +65,26 @@ pub async fn reconcile_locked(
         target.connection,
         JobKind::Reconcile,
         lock,
-        run(target, progress),
+        run(target, progress, MARGIN),
     )
     .await
 }
 
-async fn run(target: JobTarget<'_>, progress: &dyn Progress) -> Result<JobReport, SyncError> {
+async fn run(
+    target: JobTarget<'_>,
+    progress: &dyn Progress,
+    margin: TimeDelta,
+) -> Result<JobReport, SyncError> {
     let run = runs::start(target.pool, target.connection, JobKind::Reconcile).await?;
-    match pass(target, progress, run.id, Version::new(run.started_at)).await {
+    match pass(
+        target,
+        progress,
+        run.id,
+        Version::new(run.started_at),
+        margin,
+    )
+    .await
+    {
         Ok(counts) => {
             runs::finish(target.pool, run.id, None).await?;
             progress.finished(counts);
@@ -70,6 +102,7 @@ async fn pass(
     progress: &dyn Progress,
     run_id: i64,
     began: Version,
+    margin: TimeDelta,
 ) -> Result<RunCounts, SyncError> {
     let total = target.provider.total_users().await.unwrap_or(None);
     progress.started(JobKind::Reconcile, total, Default::default());
@@ -93,7 +126,7 @@ async fn pass(
     }
 
     let judged =
-        users::active_ids_written_before(target.pool, target.table, began.at() - MARGIN).await?;
+        users::active_ids_written_before(target.pool, target.table, began.at() - margin).await?;
     let mut unlisted = Vec::new();
     for id in judged {
         if !seen.contains(&id)

@@ -1,7 +1,5 @@
 //! Reconcile repairs drift that webhooks missed.
 
-use std::time::Duration;
-
 use idsync_emulator::{ProviderKind, WebhookEvent};
 use serde_json::json;
 
@@ -9,65 +7,97 @@ use crate::common::*;
 
 const TABLE: &str = "neon_identity.users_sync";
 
-#[tokio::test]
-async fn reconcile_repairs_dropped_webhooks_and_silent_deletes() {
-    for kind in [ProviderKind::StackAuth, ProviderKind::Clerk] {
-        let db = postgres().await;
-        let emu = emulator(kind, 300).await;
-        let cfg = config(&db.url, &[Conn::new("main", &emu)]);
-        assert!(cli(&cfg.path(), &["backfill"]).await.status.success());
-
-        // Rows younger than reconcile's 2 s margin are not judged by it.
-        tokio::time::sleep(Duration::from_millis(2100)).await;
-        emu.set_emit_webhooks(false);
-        emu.advance_clock(chrono::Duration::seconds(10));
-        let ids = emu.user_ids();
-        emu.update_user(&ids[0]).unwrap();
-        assert!(emu.delete_user(&ids[1]));
-        emu.create_user();
-        assert!(emu.take_events().is_empty());
-
-        let out = cli(&cfg.path(), &["reconcile"]).await;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            stdout.contains("1 added, 1 updated, 1 deleted, 298 unchanged"),
-            "{kind:?}: {stdout}"
-        );
-        assert_mirrors(&db.pool, TABLE, &emu).await;
-        let deleted: bool = sqlx::query_scalar(
-            "SELECT deleted_at IS NOT NULL FROM neon_identity.users_sync WHERE id = $1",
-        )
-        .bind(&ids[1])
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-        assert!(deleted, "removed user soft-deleted, row kept");
-
-        // Nothing left to repair.
-        let out = cli(&cfg.path(), &["reconcile"]).await;
-        assert!(
-            String::from_utf8_lossy(&out.stdout)
-                .contains("0 added, 0 updated, 0 deleted, 300 unchanged")
-        );
-    }
+/// Reconciles `cfg`'s connection "main" in this process, judging every row
+/// older than the pass: the CLI's margin exists for versions of one-second
+/// resolution from another clock, which these tests would have to wait out.
+async fn reconcile_now(cfg: &ConfigDir, pool: &sqlx::PgPool) -> idsync_sync::JobReport {
+    let config = idsync::config::Config::load_from(&cfg.path(), true, std::iter::empty()).unwrap();
+    let conn = &config.connections[0];
+    let target = idsync_sync::JobTarget {
+        pool,
+        connection: conn.name.as_str(),
+        table: &conn.table,
+        provider: &conn.provider,
+    };
+    idsync_sync::reconcile_with_margin(
+        target,
+        &idsync_sync::LogProgress::new("main"),
+        chrono::TimeDelta::zero(),
+    )
+    .await
+    .unwrap()
 }
 
-/// A webhook for a user the listing does not contain (created after its
-/// page was read), signed by the svix crate.
-fn event_for_unlisted_user(id: &str) -> WebhookEvent {
-    let now = chrono::Utc::now().timestamp();
-    let body = json!({"type": "user.created", "data": {"id": id, "display_name": "Late Comer", "primary_email": "late@example.com", "signed_up_at_millis": now * 1000}});
+async fn repairs_dropped_webhooks_and_silent_deletes(kind: ProviderKind) {
+    let db = postgres().await;
+    let emu = emulator(kind, 300).await;
+    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
+    assert!(cli(&cfg.path(), &["backfill"]).await.status.success());
+
+    emu.set_emit_webhooks(false);
+    emu.advance_clock(chrono::Duration::seconds(10));
+    let ids = emu.user_ids();
+    emu.update_user(&ids[0]).unwrap();
+    assert!(emu.delete_user(&ids[1]));
+    emu.create_user();
+    assert!(emu.take_events().is_empty());
+
+    let counts = reconcile_now(&cfg, &db.pool).await.counts;
+    assert_eq!(
+        (
+            counts.added,
+            counts.updated,
+            counts.deleted,
+            counts.unchanged
+        ),
+        (1, 1, 1, 298),
+        "{counts:?}"
+    );
+    assert_mirrors(&db.pool, TABLE, &emu).await;
+    let deleted: bool = sqlx::query_scalar(
+        "SELECT deleted_at IS NOT NULL FROM neon_identity.users_sync WHERE id = $1",
+    )
+    .bind(&ids[1])
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(deleted, "removed user soft-deleted, row kept");
+
+    // Nothing left to repair.
+    let out = cli(&cfg.path(), &["reconcile"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("0 added, 0 updated, 0 deleted, 300 unchanged"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn stack_auth_reconcile_repairs_dropped_webhooks_and_silent_deletes() {
+    repairs_dropped_webhooks_and_silent_deletes(ProviderKind::StackAuth).await;
+}
+
+#[tokio::test]
+async fn clerk_reconcile_repairs_dropped_webhooks_and_silent_deletes() {
+    repairs_dropped_webhooks_and_silent_deletes(ProviderKind::Clerk).await;
+}
+
+/// A Stack Auth webhook creating a user the provider's listing does not
+/// contain, sent at `at` (Unix seconds, the message id's time and so the
+/// row's version), signed by the svix crate when sent.
+fn user_created_event(id: &str, at: i64) -> WebhookEvent {
+    let body = json!({"type": "user.created", "data": {"id": id, "display_name": "Late Comer", "primary_email": "late@example.com", "signed_up_at_millis": at * 1000}});
     WebhookEvent {
         msg_id: format!(
             "msg_{}",
-            idsync_emulator::ksuid::generate(now, &mut rand::rng())
+            idsync_emulator::ksuid::generate(at, &mut rand::rng())
         ),
-        created_at: now,
+        created_at: at,
         event_type: "user.created".into(),
         body: body.to_string(),
     }
@@ -86,12 +116,13 @@ async fn reconcile_does_not_delete_a_user_created_during_the_pass() {
         count(&db.pool, "SELECT count(*) FROM neon_identity.users_sync").await,
         1000
     );
-    // A row the provider no longer has, from before the pass.
-    let gone = emu.user_ids()[5].clone();
-    emu.set_emit_webhooks(false);
-    emu.delete_user(&gone);
-    // Old enough to be judged by the pass (see reconcile's margin).
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // A row the provider no longer has, from a minute before the pass: old
+    // enough to be judged by it (see reconcile's margin).
+    // A well-formed Stack Auth id the provider does not have.
+    let gone = "00000000-0000-4000-8000-00000000900d";
+    let s = sender(&server, "main", &emu);
+    let a_minute_ago = chrono::Utc::now().timestamp() - 60;
+    deliver_all(&s, &[user_created_event(gone, a_minute_ago)]).await;
 
     let path = cfg.path();
     let pass = tokio::spawn(async move { cli(&path, &["reconcile"]).await });
@@ -101,8 +132,8 @@ async fn reconcile_does_not_delete_a_user_created_during_the_pass() {
         1,
     )
     .await;
-    let s = sender(&server, "main", &emu);
-    deliver_all(&s, &[event_for_unlisted_user("late-comer")]).await;
+    let now = chrono::Utc::now().timestamp();
+    deliver_all(&s, &[user_created_event("late-comer", now)]).await;
     let out = pass.await.unwrap();
     assert!(
         out.status.success(),
@@ -129,7 +160,7 @@ async fn reconcile_does_not_delete_a_user_created_during_the_pass() {
     let gone_deleted: bool = sqlx::query_scalar(
         "SELECT deleted_at IS NOT NULL FROM neon_identity.users_sync WHERE id = $1",
     )
-    .bind(&gone)
+    .bind(gone)
     .fetch_one(&db.pool)
     .await
     .unwrap();
