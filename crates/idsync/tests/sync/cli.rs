@@ -142,7 +142,6 @@ async fn dev_starts_everything_syncs_and_stops_on_ctrl_c() {
 
 #[tokio::test]
 async fn emulate_serves_the_provider_api_it_prints() {
-    let port = free_port();
     let mut child = tokio::process::Command::new(bin())
         .args([
             "emulate",
@@ -150,7 +149,7 @@ async fn emulate_serves_the_provider_api_it_prints() {
             "--users",
             "12",
             "--listen",
-            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:0",
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -165,8 +164,14 @@ async fn emulate_serves_the_provider_api_it_prints() {
         .find_map(|l| l.strip_prefix("secret_key = \""))
         .map(|k| k.trim_end_matches('"').to_owned())
         .unwrap();
+    // The port the system picked, from the connection it prints.
+    let api_url = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("api_url = \""))
+        .map(|u| u.trim_end_matches('"').to_owned())
+        .unwrap();
     let users: Vec<serde_json::Value> = reqwest::Client::new()
-        .get(format!("http://127.0.0.1:{port}/v1/users?limit=100"))
+        .get(format!("{api_url}/v1/users?limit=100"))
         .bearer_auth(&key)
         .send()
         .await
@@ -175,9 +180,7 @@ async fn emulate_serves_the_provider_api_it_prints() {
         .await
         .unwrap();
     assert_eq!(users.len(), 12);
-    let denied = reqwest::get(format!("http://127.0.0.1:{port}/v1/users"))
-        .await
-        .unwrap();
+    let denied = reqwest::get(format!("{api_url}/v1/users")).await.unwrap();
     assert_eq!(denied.status().as_u16(), 401);
     child.kill().await.unwrap();
 }
@@ -195,7 +198,7 @@ async fn emulate_sends_shuffled_duplicated_webhooks_to_idsync() {
             "--users",
             "20",
             "--listen",
-            &format!("127.0.0.1:{}", free_port()),
+            "127.0.0.1:0",
         ])
         .args([
             "--webhook-url",
