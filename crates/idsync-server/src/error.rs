@@ -122,14 +122,17 @@ impl From<InvalidInput> for HttpError {
     }
 }
 
-/// Logs a 5xx's cause with its whole chain of sources: the caller only
-/// sees a safe summary.
+/// Logs a 5xx's cause with its chain of sources (the caller only sees a
+/// safe summary). A source whose text its error already shows is skipped.
 pub(crate) fn log_failure(status: StatusCode, e: &(dyn Error + 'static)) {
     let mut chain = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
-        chain.push_str(": ");
-        chain.push_str(&c.to_string());
+        let text = c.to_string();
+        if !chain.contains(&text) {
+            chain.push_str(": ");
+            chain.push_str(&text);
+        }
         cause = c.source();
     }
     if status == StatusCode::INTERNAL_SERVER_ERROR {

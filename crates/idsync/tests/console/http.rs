@@ -370,3 +370,27 @@ fn attr_values(html: &str, attr: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// The console answers a failure with the admin API's status: a query the
+/// database refuses is a 500 page, a database that is down a 503 page.
+#[tokio::test]
+async fn a_database_error_is_a_500_page_and_a_database_down_a_503_page() {
+    let (db, _stack, server) = setup(3).await;
+    let mut client = Client::new(&server);
+    client.login().await;
+
+    // The table was changed behind idsync's back.
+    sqlx::query("ALTER TABLE stack.users_sync RENAME COLUMN email TO mail")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let res = client.get("/connections/stack/users").await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(res.text().await.unwrap().contains("Internal error"));
+
+    db.pool.close().await;
+    db.server.stop().await.unwrap();
+    let res = client.get("/connections/stack/users").await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.text().await.unwrap().contains("Database unavailable"));
+}
