@@ -145,18 +145,23 @@ async fn send_accepting(
     }
 }
 
-/// `Retry-After` in seconds (the form Clerk and Stack Auth send).
+/// How long a 429 asks to wait: `Retry-After` in seconds (the form Clerk
+/// and Stack Auth send), else until `X-Rate-Limit-Reset` (Okta's epoch
+/// seconds).
 fn retry_after(resp: &Response) -> Option<Duration> {
-    let raw = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?;
-    raw.trim()
-        .parse::<f64>()
-        .ok()
+    let header = |name| resp.headers().get(name)?.to_str().ok().map(str::trim);
+    if let Some(seconds) = header(reqwest::header::RETRY_AFTER.as_str())
+        .and_then(|raw| raw.parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+    {
+        return Some(Duration::from_secs_f64(seconds));
+    }
+    let reset: u64 = header("x-rate-limit-reset")?.parse().ok()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(Duration::from_secs(reset.saturating_sub(now).max(1)))
 }
 
 fn truncated(mut body: String) -> String {

@@ -18,6 +18,7 @@ mod decode;
 mod http_client;
 pub mod keys;
 pub mod manage;
+pub mod okta;
 pub mod provider;
 pub mod push;
 pub mod registry;
