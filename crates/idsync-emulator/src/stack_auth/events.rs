@@ -1,0 +1,17 @@
+//! Stack Auth's webhook payloads: `{type, data}`, with no id or time in
+//! the body (Svix's headers carry them).
+
+use serde_json::json;
+
+use crate::provider::Event;
+
+pub(super) fn event(event: Event<'_>) -> (String, String) {
+    let (event_type, data) = match event {
+        Event::Created(user) => ("user.created", user.clone()),
+        Event::Updated(user) => ("user.updated", user.clone()),
+        // The emulator has no teams, so a deleted user was in none.
+        Event::Deleted(id) => ("user.deleted", json!({ "id": id, "teams": [] })),
+    };
+    let body = json!({ "type": event_type, "data": data }).to_string();
+    (event_type.to_owned(), body)
+}
