@@ -29,6 +29,6 @@ pub mod verify;
 pub use decode::DecodeError;
 pub use http_client::{ApiError, RetryPolicy};
 pub use keys::Keys;
-pub use provider::{Connector, KeyInfo, Page, Provider, ProviderDef, ProviderInfo};
+pub use provider::{Connected, Connector, KeyInfo, Page, Provider, ProviderDef, ProviderInfo};
 pub use push::{Effect, PushError, PushEvent, PushRequest};
 pub use registry::UnknownProvider;

@@ -68,6 +68,11 @@ impl Client {
         }
     }
 
+    /// `{org_url}{path}`, for a path under `/api/v1`.
+    pub(super) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.org_url)
+    }
+
     fn users_url(&self) -> String {
         format!("{}/api/v1/users", self.org_url)
     }
@@ -113,7 +118,7 @@ impl Client {
         }
     }
 
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: Method,
         url: &str,

@@ -6,11 +6,12 @@
 //! the mapping and `hook` for the deliveries.
 
 mod api;
+mod event_hooks;
 mod hook;
 mod user;
 
 use http::HeaderMap;
-use idsync_core::{Change, Version};
+use idsync_core::{Change, Secret, Version};
 use serde_json::{Value, json};
 
 pub use api::{Client, PAGE_SIZE, next_link};
@@ -19,7 +20,7 @@ pub use user::profile;
 
 use crate::keys::Keys;
 use crate::manage::{NewUser, UserUpdate};
-use crate::provider::{ApiFuture, Connector, KeyInfo, Page, ProviderDef, ProviderInfo};
+use crate::provider::{ApiFuture, Connected, Connector, KeyInfo, Page, ProviderDef, ProviderInfo};
 use crate::push::{PushError, PushEvent, PushRequest};
 use crate::verify::SecretHeader;
 use crate::{DecodeError, Provider, RetryPolicy};
@@ -79,8 +80,10 @@ impl ProviderDef for Okta {
         let org_url = keys.secure_url("org_url");
         let token = keys.secret("api_token");
         let hook_secret = keys.secret("event_hook_secret");
+        let hook_secret = hook_secret?;
         Some(Provider::new(Connection {
-            hook_auth: SecretHeader::new("authorization", &hook_secret?),
+            hook_auth: SecretHeader::new("authorization", &hook_secret),
+            hook_secret,
             client: Client::new(&org_url?, token?, RetryPolicy::default()),
         }))
     }
@@ -90,6 +93,8 @@ impl ProviderDef for Okta {
 #[derive(Debug)]
 pub struct Connection {
     pub hook_auth: SecretHeader,
+    /// Sent to Okta when `connect` registers the hook.
+    pub hook_secret: Secret,
     pub client: Client,
 }
 
@@ -116,6 +121,14 @@ impl Connector for Connection {
             )))),
         };
         Some(answer)
+    }
+
+    fn connect<'a>(&'a self, push_url: &'a str, dry_run: bool) -> Option<ApiFuture<'a, Connected>> {
+        Some(Box::pin(self.client.connect_hook(
+            push_url,
+            &self.hook_secret,
+            dry_run,
+        )))
     }
 
     fn read_change(&self, user: &Value, asked: Version) -> Result<Change, DecodeError> {
