@@ -15,7 +15,6 @@ mod error;
 pub mod errors;
 pub mod lock;
 pub mod migrate;
-mod pg_text;
 pub mod runs;
 pub mod status;
 mod table;

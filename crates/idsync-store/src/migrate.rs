@@ -10,7 +10,9 @@ use crate::{StoreError, UsersTable};
 const MIGRATION_LOCK: i64 = 0x6964_7379;
 
 /// The bookkeeping schema's migrations, applied in order, each once.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    // 1, initial: the delivery log, sync runs and recent errors.
+    r#"
 CREATE TABLE idsync.deliveries (
     connection  text NOT NULL,
     message_id  text NOT NULL,
@@ -48,7 +50,12 @@ CREATE TABLE idsync.errors (
     message     text NOT NULL
 );
 CREATE INDEX errors_recent_idx ON idsync.errors (connection, id DESC);
-"#];
+"#,
+    // 2, refused_delivery_ids: the id of a delivery refused under rule 7.
+    r#"
+ALTER TABLE idsync.errors ADD COLUMN message_id text;
+"#,
+];
 
 /// Creates or upgrades the bookkeeping schema and every users table.
 pub async fn migrate(pool: &PgPool, tables: &[UsersTable]) -> Result<(), StoreError> {
