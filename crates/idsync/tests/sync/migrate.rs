@@ -56,7 +56,7 @@ async fn migrate_is_idempotent_and_safe_to_run_concurrently() {
             "SELECT max(version)::bigint FROM idsync.migrations"
         )
         .await,
-        1
+        i64::from(idsync_store::migrate::expected_version())
     );
 }
 
