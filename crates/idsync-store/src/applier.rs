@@ -126,17 +126,21 @@ async fn apply_or_split(
     table: &UsersTable,
     items: &[Delivery],
 ) -> Vec<Result<Outcome, ApplyError>> {
-    let mut results: Vec<Option<Result<Outcome, ApplyError>>> = vec![None; items.len()];
-    let mut storable = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        match item.check() {
-            Ok(()) => storable.push(i),
-            Err(e) => {
-                tracing::warn!(connection, message_id = %MessageId::describe(&item.message_id), reason = %e, "delivery refused");
-                results[i] = Some(Err(ApplyError::Failed(e.to_string())));
-            }
-        }
+    let refused: Vec<(usize, InvalidInput)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| item.check().err().map(|e| (i, e)))
+        .collect();
+    if refused.is_empty() {
+        return apply_storable(pool, connection, table, items).await;
     }
+    // Rare (the webhook handler refuses these first): copy the rest out.
+    let mut results: Vec<Option<Result<Outcome, ApplyError>>> = vec![None; items.len()];
+    for (i, e) in refused {
+        tracing::warn!(connection, message_id = %MessageId::describe(&items[i].message_id), reason = %e, "delivery refused");
+        results[i] = Some(Err(ApplyError::Failed(e.to_string())));
+    }
+    let storable: Vec<usize> = (0..items.len()).filter(|&i| results[i].is_none()).collect();
     let batch: Vec<Delivery> = storable.iter().map(|&i| items[i].clone()).collect();
     for (i, result) in storable
         .into_iter()
