@@ -13,6 +13,10 @@ pub enum StoreError {
     NotMigrated,
     #[error("database error: {0}")]
     Sql(String),
+    /// A value Postgres could never store; nothing was written. Retrying
+    /// cannot help (rule 7).
+    #[error("refused: {0}")]
+    Refused(#[from] idsync_core::InvalidInput),
 }
 
 impl StoreError {
