@@ -2,14 +2,14 @@
 //! handle that changes users the way the provider's own UI would.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, header::RETRY_AFTER};
+use axum::http::{HeaderValue, Method, StatusCode, header::RETRY_AFTER};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -46,15 +46,20 @@ pub(crate) struct Core {
     /// This emulated instance's id (`ins_<KSUID>`), for providers whose
     /// events or URLs name it.
     pub instance_id: String,
+    /// The API base URL, e.g. `http://127.0.0.1:PORT`, for providers whose
+    /// answers link to themselves.
+    pub base_url: String,
     inner: Mutex<Inner>,
     list_requests: AtomicU64,
+    /// Set: every API request is answered 503.
+    unavailable: AtomicBool,
     limiter: Option<RateLimiter>,
     /// Auto-delivery is spawned here, so the sync mutators work from any thread.
     runtime: Handle,
 }
 
 impl Core {
-    fn new(config: EmulatorConfig, runtime: Handle) -> Self {
+    fn new(config: EmulatorConfig, base_url: String, runtime: Handle) -> Self {
         let mut rng = StdRng::seed_from_u64(config.rng_seed);
         let now = Utc::now();
         let instance_id = format!("ins_{}", ksuid::generate(now.timestamp(), &mut rng));
@@ -63,8 +68,10 @@ impl Core {
             limiter: config.rate_limit.map(RateLimiter::new),
             config,
             instance_id,
+            base_url,
             inner: Mutex::new(Inner::new(rng)),
             list_requests: AtomicU64::new(0),
+            unavailable: AtomicBool::new(false),
             runtime,
         };
         core.seed(now.timestamp_millis());
@@ -115,10 +122,16 @@ impl Core {
 
     /// Deletes a user and emits its deleted event; false if there was none.
     pub(crate) fn remove(&self, inner: &mut Inner, id: &str) -> bool {
-        if inner.store.remove(id).is_none() {
+        let Some(user) = inner.store.remove(id) else {
             return false;
-        }
-        self.emit(inner, Event::Deleted(id));
+        };
+        self.emit(
+            inner,
+            Event::Deleted {
+                id,
+                user: &user.json,
+            },
+        );
         true
     }
 
@@ -126,26 +139,29 @@ impl Core {
         if !inner.emit_webhooks {
             return;
         }
-        let now = inner.now();
-        let (event_type, body) = self.provider.event(self, event, now.timestamp_millis());
-        // Message ids do not come from the seeded rng, so whether events are
-        // emitted does not change which users get generated.
-        let msg_id = format!("msg_{}", ksuid::generate(now.timestamp(), &mut rand::rng()));
-        let event = WebhookEvent {
-            msg_id,
-            created_at: now.timestamp(),
-            event_type,
-            body,
-        };
-        if let Some(sender) = inner.auto_deliver.clone() {
-            let event = event.clone();
-            self.runtime.spawn(async move {
-                if let Err(error) = sender.send(&event).await {
-                    tracing::warn!(msg_id = %event.msg_id, %error, "auto-delivery failed");
-                }
-            });
+        let now = inner.now().timestamp_millis();
+        let events = self.provider.events(self, event, now);
+        self.publish(inner, events);
+    }
+
+    /// Puts events in the outbox (and auto-delivers them), unless webhooks
+    /// are off. Providers whose changes have more kinds than created,
+    /// updated and deleted publish their events themselves.
+    pub(crate) fn publish(&self, inner: &mut Inner, events: Vec<WebhookEvent>) {
+        if !inner.emit_webhooks {
+            return;
         }
-        inner.outbox.push(event);
+        for event in events {
+            if let Some(sender) = inner.auto_deliver.clone() {
+                let event = event.clone();
+                self.runtime.spawn(async move {
+                    if let Err(error) = sender.send(&event).await {
+                        tracing::warn!(msg_id = %event.msg_id, %error, "auto-delivery failed");
+                    }
+                });
+            }
+            inner.outbox.push(event);
+        }
     }
 
     /// Takes one successful list answer from the budget set by
@@ -166,24 +182,30 @@ impl Core {
     }
 }
 
-/// Counts list requests (whatever their answer), applies the rate limit
-/// to every route, and lets the provider finish every answer.
+/// Counts list requests (whatever their answer), answers 503 while the
+/// API is down, applies the rate limit to every route, and lets the
+/// provider finish every answer.
 async fn guard(State(core): State<Arc<Core>>, request: Request, next: Next) -> Response {
     if core.is_list_request(request.method(), request.uri().path()) {
         core.list_requests.fetch_add(1, Ordering::Relaxed);
     }
+    if core.unavailable.load(Ordering::Relaxed) {
+        // What the load balancer in front of a provider's API answers.
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let headers = request.headers().clone();
-    let response = match core.limiter.as_ref().map(RateLimiter::check) {
-        Some(Err(retry_after)) => {
+    let window = core.limiter.as_ref().map(RateLimiter::check);
+    let response = match window.and_then(|w| w.refused) {
+        Some(retry_after) => {
             let mut response = core.provider.rate_limited();
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(retry_after));
             response
         }
-        _ => next.run(request).await,
+        None => next.run(request).await,
     };
-    core.provider.finish(&headers, response)
+    core.provider.finish(&headers, window.as_ref(), response)
 }
 
 fn router(core: Arc<Core>) -> Router {
@@ -237,7 +259,8 @@ impl Emulator {
         let addr = listener.local_addr()?;
         let kind = config.kind;
         let seed_users = config.seed_users;
-        let core = Arc::new(Core::new(config, Handle::current()));
+        let base_url = format!("http://{addr}");
+        let core = Arc::new(Core::new(config, base_url, Handle::current()));
         let app = router(core.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -279,7 +302,7 @@ impl Emulator {
 
     /// The API base URL, e.g. `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.running.addr)
+        self.core().base_url.clone()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -404,10 +427,25 @@ impl Emulator {
     }
 
     /// When set, every event emitted from now on is also sent at once, each
-    /// in its own task (so unordered), to `target`. Failures are logged.
+    /// in its own task (so unordered), to `target`, the way the provider
+    /// delivers. Failures are logged.
     pub fn auto_deliver(&self, target: Option<WebhookTarget>) -> Result<(), SendError> {
-        let sender = target.map(WebhookSender::new).transpose()?;
+        let sender = target.map(|t| self.sender(t)).transpose()?;
         self.core().lock().auto_deliver = sender;
         Ok(())
+    }
+
+    /// A sender to `target` that authenticates and shapes deliveries the
+    /// way this provider does (Svix-signed for Stack Auth and Clerk).
+    pub fn sender(&self, target: WebhookTarget) -> Result<WebhookSender, SendError> {
+        let core = self.core();
+        let deliverer = core.provider.deliverer(core, &target.secret)?;
+        WebhookSender::with(target.url, deliverer)
+    }
+
+    /// On: every API request is answered 503 (no answer is counted against
+    /// the rate limit), as when the provider is down. Off by default.
+    pub fn set_unavailable(&self, on: bool) {
+        self.core().unavailable.store(on, Ordering::Relaxed);
     }
 }

@@ -1,12 +1,15 @@
 //! Faithful local stand-ins of identity providers' user APIs and of their
-//! Svix webhook senders, for tests, benchmarks and `idsync dev`.
+//! webhook senders, for tests, benchmarks and `idsync dev`.
 //!
 //! An [`Emulator`] serves the provider's list/read/create/update/delete
 //! user routes with its auth headers, pagination, errors and rate limits
-//! (see `docs/providers.md`), and records a signed-ready [`WebhookEvent`]
+//! (see `docs/providers.md`), and records a ready-to-send [`WebhookEvent`]
 //! for every change. Tests drive changes directly ([`Emulator::create_user`],
 //! [`Emulator::random_change`], ...) and deliver events with a
-//! [`WebhookSender`], in order or shuffled with duplicates as Svix may.
+//! [`WebhookSender`] ([`Emulator::sender`] delivers the provider's way:
+//! Svix-signed, or batched Okta event hooks), in order or shuffled with
+//! duplicates as the senders may. [`Emulator::set_unavailable`] takes the
+//! API down.
 //!
 //! All provider timestamps come from the emulator's clock (real time plus
 //! an adjustable offset, see [`Emulator::advance_clock`]); webhook
@@ -25,6 +28,7 @@ mod clerk;
 mod config;
 mod emulator;
 pub mod ksuid;
+mod okta;
 mod provider;
 mod rate_limit;
 mod registry;

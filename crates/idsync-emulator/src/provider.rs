@@ -13,13 +13,19 @@ use serde_json::Value;
 
 use crate::EmulatorConfig;
 use crate::emulator::Core;
+use crate::rate_limit::Window;
 use crate::state::{Inner, StoredUser};
+use crate::webhooks::{Deliverer, SendError, Svix, WebhookEvent};
 
 /// A change to one user, as the provider announces it in a webhook.
 pub(crate) enum Event<'a> {
     Created(&'a Value),
     Updated(&'a Value),
-    Deleted(&'a str),
+    /// `user` is the user as it was.
+    Deleted {
+        id: &'a str,
+        user: &'a Value,
+    },
 }
 
 pub(crate) trait EmulatedProvider: Send + Sync {
@@ -51,8 +57,14 @@ pub(crate) trait EmulatedProvider: Send + Sync {
     /// The 429 body and headers (the caller adds `Retry-After`).
     fn rate_limited(&self) -> Response;
 
-    /// Last touches on every answer, given the request's headers.
-    fn finish(&self, _request: &HeaderMap, response: Response) -> Response {
+    /// Last touches on every answer, given the request's headers and the
+    /// rate-limit window the request counted against (if limited).
+    fn finish(
+        &self,
+        _request: &HeaderMap,
+        _window: Option<&Window>,
+        response: Response,
+    ) -> Response {
         response
     }
 
@@ -70,6 +82,12 @@ pub(crate) trait EmulatedProvider: Send + Sync {
     /// always a new name, sometimes a new email address.
     fn changed(&self, inner: &mut Inner, user: &StoredUser, now_ms: i64) -> StoredUser;
 
-    /// The webhook for a change at `now_ms`: its event type and exact body.
-    fn event(&self, core: &Core, event: Event<'_>, now_ms: i64) -> (String, String);
+    /// The webhook events for a change at `now_ms`.
+    fn events(&self, core: &Core, event: Event<'_>, now_ms: i64) -> Vec<WebhookEvent>;
+
+    /// How deliveries to an endpoint with `secret` are authenticated and
+    /// shaped: by default, signed by Svix.
+    fn deliverer(&self, _core: &Core, secret: &str) -> Result<Arc<dyn Deliverer>, SendError> {
+        Ok(Arc::new(Svix::new(secret)?))
+    }
 }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::clerk::Clerk;
+use crate::okta::Okta;
 use crate::provider::EmulatedProvider;
 use crate::stack_auth::StackAuth;
 
@@ -13,16 +14,18 @@ use crate::stack_auth::StackAuth;
 pub enum ProviderKind {
     StackAuth,
     Clerk,
+    Okta,
 }
 
 impl ProviderKind {
     /// Every emulated provider.
-    pub const ALL: [ProviderKind; 2] = [Self::StackAuth, Self::Clerk];
+    pub const ALL: [ProviderKind; 3] = [Self::StackAuth, Self::Clerk, Self::Okta];
 
     pub(crate) fn emulated(self) -> &'static dyn EmulatedProvider {
         match self {
             Self::StackAuth => &StackAuth,
             Self::Clerk => &Clerk,
+            Self::Okta => &Okta,
         }
     }
 
@@ -70,10 +73,11 @@ mod tests {
         assert_eq!("stack_auth".parse(), Ok(ProviderKind::StackAuth));
         assert_eq!("stack-auth".parse(), Ok(ProviderKind::StackAuth));
         assert_eq!("clerk".parse(), Ok(ProviderKind::Clerk));
+        assert_eq!("okta".parse(), Ok(ProviderKind::Okta));
         let unknown = "auth0".parse::<ProviderKind>().unwrap_err();
         assert_eq!(
             unknown.to_string(),
-            r#"unknown provider "auth0": expected one of "stack_auth", "clerk""#
+            r#"unknown provider "auth0": expected one of "stack_auth", "clerk", "okta""#
         );
         for kind in ProviderKind::ALL {
             assert_eq!(kind.to_string().parse(), Ok(kind));

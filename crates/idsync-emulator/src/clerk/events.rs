@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::emulator::Core;
 use crate::provider::Event;
+use crate::webhooks::WebhookEvent;
 
 /// Clerk's webhook `event_attributes.http_request.user_agent`: the browser
 /// of whoever caused the change.
@@ -15,11 +16,11 @@ pub(super) fn deleted(id: &str) -> Value {
     json!({ "object": "user", "id": id, "deleted": true })
 }
 
-pub(super) fn event(core: &Core, event: Event<'_>, now_ms: i64) -> (String, String) {
+pub(super) fn event(core: &Core, event: Event<'_>, now_ms: i64) -> WebhookEvent {
     let (event_type, data) = match event {
         Event::Created(user) => ("user.created", user.clone()),
         Event::Updated(user) => ("user.updated", user.clone()),
-        Event::Deleted(id) => ("user.deleted", deleted(id)),
+        Event::Deleted { id, .. } => ("user.deleted", deleted(id)),
     };
     let body = json!({
         "data": data,
@@ -32,5 +33,5 @@ pub(super) fn event(core: &Core, event: Event<'_>, now_ms: i64) -> (String, Stri
         },
     })
     .to_string();
-    (event_type.to_owned(), body)
+    WebhookEvent::svix(now_ms, event_type, body)
 }

@@ -25,6 +25,7 @@ use crate::config::alphanumeric;
 use crate::emulator::Core;
 use crate::provider::{EmulatedProvider, Event};
 use crate::state::{Inner, StoredUser};
+use crate::webhooks::WebhookEvent;
 
 pub(crate) struct Clerk;
 
@@ -75,8 +76,8 @@ impl EmulatedProvider for Clerk {
         user::changed(inner, user, now_ms)
     }
 
-    fn event(&self, core: &Core, event: Event<'_>, now_ms: i64) -> (String, String) {
-        events::event(core, event, now_ms)
+    fn events(&self, core: &Core, event: Event<'_>, now_ms: i64) -> Vec<WebhookEvent> {
+        vec![events::event(core, event, now_ms)]
     }
 }
 

@@ -35,7 +35,9 @@ use crate::EmulatorConfig;
 use crate::config::alphanumeric;
 use crate::emulator::Core;
 use crate::provider::{EmulatedProvider, Event};
+use crate::rate_limit::Window;
 use crate::state::{Inner, StoredUser};
+use crate::webhooks::WebhookEvent;
 
 pub(crate) struct StackAuth;
 
@@ -77,7 +79,12 @@ impl EmulatedProvider for StackAuth {
         errors::rate_limited()
     }
 
-    fn finish(&self, request: &HeaderMap, response: Response) -> Response {
+    fn finish(
+        &self,
+        request: &HeaderMap,
+        _window: Option<&Window>,
+        response: Response,
+    ) -> Response {
         errors::override_error_status(request, response)
     }
 
@@ -95,8 +102,8 @@ impl EmulatedProvider for StackAuth {
         user::changed(inner, user, now_ms)
     }
 
-    fn event(&self, _core: &Core, event: Event<'_>, _now_ms: i64) -> (String, String) {
-        events::event(event)
+    fn events(&self, _core: &Core, event: Event<'_>, now_ms: i64) -> Vec<WebhookEvent> {
+        vec![events::event(event, now_ms)]
     }
 }
 

@@ -3,6 +3,8 @@
 
 mod webhooks;
 
+pub(crate) use webhooks::receiver;
+
 use std::time::Duration;
 
 use crate::{Emulator, EmulatorConfig, ProviderKind, RateLimit};

@@ -11,6 +11,7 @@ mod common;
 mod config;
 mod db_outage;
 mod migrate;
+mod okta;
 mod poison;
 mod reconcile;
 mod refresh;
