@@ -217,10 +217,26 @@ pub(crate) async fn get_optional(
     make: impl Fn() -> RequestBuilder,
     gone: impl FnOnce(&Value) -> bool,
 ) -> Result<Option<Value>, ApiError> {
-    let resp = send_accepting(policy, url, make, |s| {
+    read_optional(send_optional(policy, url, make).await?, gone).await
+}
+
+/// [`send`], also returning a 404 (to be read by [`read_optional`]).
+pub(crate) async fn send_optional(
+    policy: &RetryPolicy,
+    url: &str,
+    make: impl Fn() -> RequestBuilder,
+) -> Result<Response, ApiError> {
+    send_accepting(policy, url, make, |s| {
         s.is_success() || s == StatusCode::NOT_FOUND
     })
-    .await?;
+    .await
+}
+
+/// The body of a [`send_optional`] answer; see [`get_optional`].
+pub(crate) async fn read_optional(
+    resp: Response,
+    gone: impl FnOnce(&Value) -> bool,
+) -> Result<Option<Value>, ApiError> {
     if resp.status() != StatusCode::NOT_FOUND {
         return json(resp).await.map(Some);
     }

@@ -193,21 +193,25 @@ impl Client {
     pub async fn get_user(&self, id: &str) -> Result<Option<Value>, ApiError> {
         self.pace().await;
         let url = format!("{}{}", self.users_url(), user_path(id)?);
-        http_client::get_optional(
-            &self.retry,
-            &url,
-            || self.request(Method::GET, &url),
-            |body| body["errorCode"] == "E0000007",
-        )
-        .await
+        let resp =
+            http_client::send_optional(&self.retry, &url, || self.request(Method::GET, &url))
+                .await?;
+        // The refresher's reads count against the limit too.
+        self.observe(resp.headers());
+        http_client::read_optional(resp, |body| body["errorCode"] == "E0000007").await
     }
 
     pub async fn create_user(&self, user: &NewUser) -> Result<Value, ApiError> {
-        let (first, last) = user.name.as_deref().map(split_name).unwrap_or(("", None));
+        // Okta's default profile requires both names.
+        let Some((first, Some(last))) = user.name.as_deref().map(split_name) else {
+            return Err(ApiError::Unsupported(
+                "Okta users need a first and a last name: give a name of at least two words",
+            ));
+        };
         let mut body = json!({
             "profile": {
                 "firstName": first,
-                "lastName": last.unwrap_or_default(),
+                "lastName": last,
                 "email": user.email,
                 "login": user.email,
             }
@@ -224,9 +228,13 @@ impl Client {
     pub async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<Value, ApiError> {
         let mut profile = json!({});
         if let Some(n) = &update.name {
-            let (first, last) = split_name(n);
+            let (first, Some(last)) = split_name(n) else {
+                return Err(ApiError::Unsupported(
+                    "Okta users need a first and a last name: give a name of at least two words",
+                ));
+            };
             profile["firstName"] = json!(first);
-            profile["lastName"] = json!(last.unwrap_or_default());
+            profile["lastName"] = json!(last);
         }
         if let Some(e) = &update.email {
             profile["email"] = json!(e);
