@@ -50,6 +50,9 @@ pub(crate) struct Core {
     /// answers link to themselves.
     pub base_url: String,
     inner: Mutex<Inner>,
+    /// Objects a provider's own APIs keep besides users (Okta's event
+    /// hooks), by kind.
+    pub resources: Mutex<std::collections::BTreeMap<&'static str, Vec<Value>>>,
     list_requests: AtomicU64,
     /// Set: every API request is answered 503.
     unavailable: AtomicBool,
@@ -70,6 +73,7 @@ impl Core {
             instance_id,
             base_url,
             inner: Mutex::new(Inner::new(rng)),
+            resources: Mutex::default(),
             list_requests: AtomicU64::new(0),
             unavailable: AtomicBool::new(false),
             runtime,

@@ -18,6 +18,7 @@
 //!   into `com.okta.event_hook` POSTs with `Authorization: <secret>`.
 
 mod errors;
+mod event_hooks;
 mod events;
 mod filter;
 mod routes;

@@ -41,10 +41,11 @@ pub(super) fn routes() -> Router<Arc<Core>> {
                 .delete(delete_user),
         )
         .route("/api/v1/users/{id}/lifecycle/{operation}", post(lifecycle))
+        .merge(super::event_hooks::routes())
 }
 
 /// `Authorization: SSWS <API token>`.
-fn authorize(core: &Core, headers: &HeaderMap) -> Result<(), super::errors::ApiError> {
+pub(super) fn authorize(core: &Core, headers: &HeaderMap) -> Result<(), super::errors::ApiError> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
