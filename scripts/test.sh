@@ -25,6 +25,9 @@ fi
 # Browser tests: Debian's Chromium and the pinned npm packages.
 scripts/browser-test-deps.sh
 
+# Emulator SDK tests: the providers' official SDKs, pinned (npm and PyPI).
+scripts/sdk-test-deps.sh
+
 # One closing line for the whole run: cargo prints a result per test binary
 # (and doc tests), the last of which is often an empty one.
 log=$(mktemp)

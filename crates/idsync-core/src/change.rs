@@ -1,6 +1,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::storable::{self, InvalidInput};
+
 /// A provider's user id. Never empty, at most 255 bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
@@ -30,21 +32,31 @@ impl std::fmt::Display for UserId {
 /// The version of a user's state: the provider's last-update time, or the
 /// time of the event that carried it. Stored in `updated_at`; a change is
 /// applied only when its version is not older than the row's.
+///
+/// Always a time Postgres can store: a version cannot be cleaned (any
+/// replacement would order the change wrongly), so one out of range is
+/// refused where it is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Version(DateTime<Utc>);
 
 impl Version {
+    /// For times idsync itself produced (its clock, its database), which
+    /// are always in range; an earlier one is raised to the earliest
+    /// storable time rather than reach the database. Times read from
+    /// outside go through `Version::try_from` or `from_unix_*`.
     pub fn new(at: DateTime<Utc>) -> Self {
-        Self(at)
+        Self(at.max(storable::earliest_storable_time()))
     }
 
+    /// `None` if `ms` is not a time Postgres can store.
     pub fn from_unix_millis(ms: i64) -> Option<Self> {
-        DateTime::from_timestamp_millis(ms).map(Self)
+        DateTime::from_timestamp_millis(ms).and_then(|at| Self::try_from(at).ok())
     }
 
+    /// `None` if `s` is not a time Postgres can store.
     pub fn from_unix_seconds(s: i64) -> Option<Self> {
-        DateTime::from_timestamp(s, 0).map(Self)
+        DateTime::from_timestamp(s, 0).and_then(|at| Self::try_from(at).ok())
     }
 
     pub fn now() -> Self {
@@ -62,12 +74,26 @@ impl Version {
     }
 }
 
+impl TryFrom<DateTime<Utc>> for Version {
+    type Error = InvalidInput;
+
+    fn try_from(at: DateTime<Utc>) -> Result<Self, InvalidInput> {
+        storable::storable_time(at)
+            .map(Self)
+            .ok_or_else(|| InvalidInput::TimeOutOfRange {
+                field: "version",
+                at: at.to_rfc3339(),
+            })
+    }
+}
+
 /// The columns idsync fills from a provider's user object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
     pub id: UserId,
     pub name: Option<String>,
     pub email: Option<String>,
+    /// Informational: the store writes NULL for a time Postgres cannot hold.
     pub created_at: Option<DateTime<Utc>>,
     /// The provider's user object exactly as delivered.
     pub raw_json: serde_json::Value,
@@ -157,6 +183,33 @@ mod tests {
         assert!(UserId::parse(&"a".repeat(256)).is_none());
         assert!(UserId::parse("a\nb").is_none());
         assert_eq!(UserId::parse("user_2x").unwrap().as_str(), "user_2x");
+    }
+
+    #[test]
+    fn versions_are_always_storable() {
+        let measured = -8_000_000_000_000_000;
+        assert_eq!(Version::from_unix_millis(measured), None);
+        assert_eq!(Version::from_unix_seconds(measured / 1000), None);
+        let far = DateTime::from_timestamp_millis(measured).unwrap();
+        assert!(matches!(
+            Version::try_from(far),
+            Err(InvalidInput::TimeOutOfRange {
+                field: "version",
+                ..
+            })
+        ));
+        assert_eq!(
+            Version::new(far).at(),
+            storable::earliest_storable_time(),
+            "raised, not kept"
+        );
+        assert_eq!(
+            Version::from_unix_seconds(1_700_000_000)
+                .unwrap()
+                .at()
+                .timestamp(),
+            1_700_000_000
+        );
     }
 
     #[test]

@@ -8,7 +8,11 @@
 mod change;
 mod ident;
 mod secret;
+mod storable;
 
 pub use change::{Change, ChangeKind, Profile, UserId, Version};
 pub use ident::{ConnectionName, IdentError, SqlIdent};
 pub use secret::Secret;
+pub use storable::{
+    EventType, InvalidInput, MessageId, storable_json, storable_text, storable_time,
+};

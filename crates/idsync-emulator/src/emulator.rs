@@ -2,14 +2,14 @@
 //! handle that changes users the way the provider's own UI would.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, header::RETRY_AFTER};
+use axum::http::{HeaderValue, Method, StatusCode, header::RETRY_AFTER};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -19,10 +19,11 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::provider::{EmulatedProvider, Event};
 use crate::rate_limit::RateLimiter;
 use crate::state::{Inner, Order, StoredUser};
 use crate::webhooks::{SendError, WebhookEvent, WebhookSender, WebhookTarget};
-use crate::{EmulatorConfig, ProviderKind, clerk, ksuid, stack_auth};
+use crate::{EmulatorConfig, ksuid};
 
 /// Seeded sign-ups spread over this span before the clock ...
 const SEED_SPAN_MS: i64 = 365 * 24 * 3600 * 1000;
@@ -41,26 +42,40 @@ pub enum UserChange {
 /// State shared by the HTTP handlers and the [`Emulator`] handle.
 pub(crate) struct Core {
     pub config: EmulatorConfig,
-    /// Clerk's `instance_id` in event envelopes.
+    pub provider: &'static dyn EmulatedProvider,
+    /// This emulated instance's id (`ins_<KSUID>`), for providers whose
+    /// events or URLs name it.
     pub instance_id: String,
+    /// The API base URL, e.g. `http://127.0.0.1:PORT`, for providers whose
+    /// answers link to themselves.
+    pub base_url: String,
     inner: Mutex<Inner>,
+    /// Objects a provider's own APIs keep besides users (Okta's event
+    /// hooks), by kind.
+    pub resources: Mutex<std::collections::BTreeMap<&'static str, Vec<Value>>>,
     list_requests: AtomicU64,
+    /// Set: every API request is answered 503.
+    unavailable: AtomicBool,
     limiter: Option<RateLimiter>,
     /// Auto-delivery is spawned here, so the sync mutators work from any thread.
     runtime: Handle,
 }
 
 impl Core {
-    fn new(config: EmulatorConfig, runtime: Handle) -> Self {
+    fn new(config: EmulatorConfig, base_url: String, runtime: Handle) -> Self {
         let mut rng = StdRng::seed_from_u64(config.rng_seed);
         let now = Utc::now();
         let instance_id = format!("ins_{}", ksuid::generate(now.timestamp(), &mut rng));
         let core = Self {
+            provider: config.kind.emulated(),
             limiter: config.rate_limit.map(RateLimiter::new),
             config,
             instance_id,
+            base_url,
             inner: Mutex::new(Inner::new(rng)),
+            resources: Mutex::default(),
             list_requests: AtomicU64::new(0),
+            unavailable: AtomicBool::new(false),
             runtime,
         };
         core.seed(now.timestamp_millis());
@@ -90,77 +105,67 @@ impl Core {
 
     /// A made-up user who signed up at `created_ms` and was last seen by `until_ms`.
     fn generate(&self, inner: &mut Inner, created_ms: i64, until_ms: i64) -> (String, StoredUser) {
-        match self.config.kind {
-            ProviderKind::StackAuth => stack_auth::generate(inner, created_ms, until_ms),
-            ProviderKind::Clerk => clerk::generate(self, inner, created_ms, until_ms),
-        }
+        self.provider.generate(self, inner, created_ms, until_ms)
     }
 
-    /// Stores a new user and emits `user.created`.
+    /// Stores a new user and emits its created event.
     pub(crate) fn add(&self, inner: &mut Inner, id: &str, user: StoredUser) -> Value {
-        self.store_and_emit(inner, id, user, "user.created")
-    }
-
-    /// Replaces a user and emits `user.updated`.
-    pub(crate) fn replace(&self, inner: &mut Inner, id: &str, user: StoredUser) -> Value {
-        self.store_and_emit(inner, id, user, "user.updated")
-    }
-
-    fn store_and_emit(
-        &self,
-        inner: &mut Inner,
-        id: &str,
-        user: StoredUser,
-        event_type: &str,
-    ) -> Value {
         let json = user.json.clone();
         inner.store.put(id, user);
-        self.emit(inner, event_type, json.clone());
+        self.emit(inner, Event::Created(&json));
         json
     }
 
-    /// Deletes a user and emits `user.deleted`; false if there was none.
+    /// Replaces a user and emits its updated event.
+    pub(crate) fn replace(&self, inner: &mut Inner, id: &str, user: StoredUser) -> Value {
+        let json = user.json.clone();
+        inner.store.put(id, user);
+        self.emit(inner, Event::Updated(&json));
+        json
+    }
+
+    /// Deletes a user and emits its deleted event; false if there was none.
     pub(crate) fn remove(&self, inner: &mut Inner, id: &str) -> bool {
-        if inner.store.remove(id).is_none() {
+        let Some(user) = inner.store.remove(id) else {
             return false;
-        }
-        let data = match self.config.kind {
-            ProviderKind::StackAuth => stack_auth::deleted(id),
-            ProviderKind::Clerk => clerk::deleted(id),
         };
-        self.emit(inner, "user.deleted", data);
+        self.emit(
+            inner,
+            Event::Deleted {
+                id,
+                user: &user.json,
+            },
+        );
         true
     }
 
-    fn emit(&self, inner: &mut Inner, event_type: &str, data: Value) {
+    fn emit(&self, inner: &mut Inner, event: Event<'_>) {
         if !inner.emit_webhooks {
             return;
         }
-        let now = inner.now();
-        let body = match self.config.kind {
-            ProviderKind::StackAuth => stack_auth::event_body(event_type, data),
-            ProviderKind::Clerk => {
-                clerk::event_body(self, event_type, data, now.timestamp_millis())
-            }
-        };
-        // Message ids do not come from the seeded rng, so whether events are
-        // emitted does not change which users get generated.
-        let msg_id = format!("msg_{}", ksuid::generate(now.timestamp(), &mut rand::rng()));
-        let event = WebhookEvent {
-            msg_id,
-            created_at: now.timestamp(),
-            event_type: event_type.to_owned(),
-            body,
-        };
-        if let Some(sender) = inner.auto_deliver.clone() {
-            let event = event.clone();
-            self.runtime.spawn(async move {
-                if let Err(error) = sender.send(&event).await {
-                    tracing::warn!(msg_id = %event.msg_id, %error, "auto-delivery failed");
-                }
-            });
+        let now = inner.now().timestamp_millis();
+        let events = self.provider.events(self, event, now);
+        self.publish(inner, events);
+    }
+
+    /// Puts events in the outbox (and auto-delivers them), unless webhooks
+    /// are off. Providers whose changes have more kinds than created,
+    /// updated and deleted publish their events themselves.
+    pub(crate) fn publish(&self, inner: &mut Inner, events: Vec<WebhookEvent>) {
+        if !inner.emit_webhooks {
+            return;
         }
-        inner.outbox.push(event);
+        for event in events {
+            if let Some(sender) = inner.auto_deliver.clone() {
+                let event = event.clone();
+                self.runtime.spawn(async move {
+                    if let Err(error) = sender.send(&event).await {
+                        tracing::warn!(msg_id = %event.msg_id, %error, "auto-delivery failed");
+                    }
+                });
+            }
+            inner.outbox.push(event);
+        }
     }
 
     /// Takes one successful list answer from the budget set by
@@ -177,39 +182,39 @@ impl Core {
     }
 
     fn is_list_request(&self, method: &Method, path: &str) -> bool {
-        let list_path = match self.config.kind {
-            ProviderKind::StackAuth => "/api/v1/users",
-            ProviderKind::Clerk => "/v1/users",
-        };
-        method == Method::GET && path == list_path
+        method == Method::GET && path == self.provider.list_path()
     }
 }
 
-/// Counts list requests (whatever their answer) and applies the rate limit
-/// to every route.
+/// Counts list requests (whatever their answer), answers 503 while the
+/// API is down, applies the rate limit to every route, and lets the
+/// provider finish every answer.
 async fn guard(State(core): State<Arc<Core>>, request: Request, next: Next) -> Response {
     if core.is_list_request(request.method(), request.uri().path()) {
         core.list_requests.fetch_add(1, Ordering::Relaxed);
     }
-    if let Some(Err(retry_after)) = core.limiter.as_ref().map(RateLimiter::check) {
-        let mut response = match core.config.kind {
-            ProviderKind::StackAuth => stack_auth::rate_limited(),
-            ProviderKind::Clerk => clerk::rate_limited(),
-        };
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(retry_after));
-        return response;
+    if core.unavailable.load(Ordering::Relaxed) {
+        // What the load balancer in front of a provider's API answers.
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    next.run(request).await
+    let headers = request.headers().clone();
+    let window = core.limiter.as_ref().map(RateLimiter::check);
+    let response = match window.and_then(|w| w.refused) {
+        Some(retry_after) => {
+            let mut response = core.provider.rate_limited();
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after));
+            response
+        }
+        None => next.run(request).await,
+    };
+    core.provider.finish(&headers, window.as_ref(), response)
 }
 
 fn router(core: Arc<Core>) -> Router {
-    let routes = match core.config.kind {
-        ProviderKind::StackAuth => stack_auth::routes(),
-        ProviderKind::Clerk => clerk::routes(),
-    };
-    routes
+    core.provider
+        .routes()
         .layer(middleware::from_fn_with_state(core.clone(), guard))
         .with_state(core)
 }
@@ -258,7 +263,8 @@ impl Emulator {
         let addr = listener.local_addr()?;
         let kind = config.kind;
         let seed_users = config.seed_users;
-        let core = Arc::new(Core::new(config, Handle::current()));
+        let base_url = format!("http://{addr}");
+        let core = Arc::new(Core::new(config, base_url, Handle::current()));
         let app = router(core.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -300,7 +306,7 @@ impl Emulator {
 
     /// The API base URL, e.g. `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.running.addr)
+        self.core().base_url.clone()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -313,23 +319,12 @@ impl Emulator {
 
     /// The provider keys of an idsync connection to this emulator.
     pub fn connection_keys(&self) -> Vec<(&'static str, String)> {
-        let c = self.config();
-        let mut keys = vec![
-            ("api_url", self.base_url()),
-            ("webhook_secret", c.webhook_secret.clone()),
-        ];
-        match c.kind {
-            ProviderKind::StackAuth => {
-                keys.push(("project_id", c.project_id.clone()));
-                keys.push(("secret_server_key", c.api_key.clone()));
-            }
-            ProviderKind::Clerk => keys.push(("secret_key", c.api_key.clone())),
-        }
-        keys
+        let core = self.core();
+        core.provider.connection_keys(&core.config, self.base_url())
     }
 
-    /// Every live user as the list API returns them, in sign-up order
-    /// (Stack Auth: anonymous users included).
+    /// Every live user as the API returns them, in sign-up order (users
+    /// that list filters leave out by default included).
     pub fn users(&self) -> Vec<Value> {
         let inner = self.core().lock();
         let store = &inner.store;
@@ -354,7 +349,7 @@ impl Emulator {
         self.core().lock().store.get(id).map(|u| u.json.clone())
     }
 
-    /// Signs up a generated user now; emits `user.created`.
+    /// Signs up a generated user now; emits its created event.
     pub fn create_user(&self) -> Value {
         let core = self.core();
         let mut inner = core.lock();
@@ -363,20 +358,17 @@ impl Emulator {
         core.add(&mut inner, &id, user)
     }
 
-    /// Changes the user's name (and sometimes email); emits `user.updated`.
+    /// Changes the user's name (and sometimes email); emits its updated event.
     pub fn update_user(&self, id: &str) -> Option<Value> {
         let core = self.core();
         let mut inner = core.lock();
         let current = inner.store.get(id)?.clone();
         let now = inner.now().timestamp_millis();
-        let user = match core.config.kind {
-            ProviderKind::StackAuth => stack_auth::changed(&mut inner, &current, now),
-            ProviderKind::Clerk => clerk::changed(&mut inner, &current, now),
-        };
+        let user = core.provider.changed(&mut inner, &current, now);
         Some(core.replace(&mut inner, id, user))
     }
 
-    /// Deletes the user; emits `user.deleted`. False if there was none.
+    /// Deletes the user; emits its deleted event. False if there was none.
     pub fn delete_user(&self, id: &str) -> bool {
         let core = self.core();
         let mut inner = core.lock();
@@ -416,8 +408,7 @@ impl Emulator {
         std::mem::take(&mut self.core().lock().outbox)
     }
 
-    /// List requests received (`GET /api/v1/users` or `GET /v1/users`),
-    /// counting every answer: 200, 4xx (incl. 429) and injected 500s.
+    /// Requests to the provider's user list route received, counting every answer: 200, 4xx (incl. 429) and injected 500s.
     pub fn list_request_count(&self) -> u64 {
         self.core().list_requests.load(Ordering::Relaxed)
     }
@@ -440,10 +431,25 @@ impl Emulator {
     }
 
     /// When set, every event emitted from now on is also sent at once, each
-    /// in its own task (so unordered), to `target`. Failures are logged.
+    /// in its own task (so unordered), to `target`, the way the provider
+    /// delivers. Failures are logged.
     pub fn auto_deliver(&self, target: Option<WebhookTarget>) -> Result<(), SendError> {
-        let sender = target.map(WebhookSender::new).transpose()?;
+        let sender = target.map(|t| self.sender(t)).transpose()?;
         self.core().lock().auto_deliver = sender;
         Ok(())
+    }
+
+    /// A sender to `target` that authenticates and shapes deliveries the
+    /// way this provider does (Svix-signed for Stack Auth and Clerk).
+    pub fn sender(&self, target: WebhookTarget) -> Result<WebhookSender, SendError> {
+        let core = self.core();
+        let deliverer = core.provider.deliverer(core, &target.secret)?;
+        WebhookSender::with(target.url, deliverer)
+    }
+
+    /// On: every API request is answered 503 (no answer is counted against
+    /// the rate limit), as when the provider is down. Off by default.
+    pub fn set_unavailable(&self, on: bool) {
+        self.core().unavailable.store(on, Ordering::Relaxed);
     }
 }

@@ -73,7 +73,7 @@ const DOMAINS: &[&str] = &[
 pub(crate) struct Person {
     pub first: Option<String>,
     pub last: Option<String>,
-    /// The whole name as shown (Stack Auth's `display_name`).
+    /// The whole name as shown (a display name).
     pub display: Option<String>,
     /// ASCII handle for email addresses and usernames.
     pub handle: String,

@@ -23,7 +23,8 @@ pub(crate) struct StoredUser {
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     users: HashMap<String, StoredUser>,
-    /// (created_ms, id) ascending; the id breaks ties, as Stack Auth orders.
+    /// (created_ms, id) ascending; the id breaks ties, as providers that
+    /// page by sign-up time do.
     by_created: Vec<(i64, String)>,
     /// (updated_ms, id) ascending.
     by_updated: Vec<(i64, String)>,

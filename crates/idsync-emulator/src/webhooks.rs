@@ -1,31 +1,116 @@
-//! The Svix side: events as the provider emits them, and a sender that signs
-//! and POSTs them like Svix does.
+//! The sending side: events as the provider emits them, and a sender that
+//! POSTs them the way the provider delivers them. By default that is Svix's
+//! way (one signed event per POST); a provider may authenticate and shape
+//! its deliveries itself (see [`Deliverer`]).
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, USER_AGENT};
+use reqwest::{RequestBuilder, StatusCode};
 use svix::webhooks::{Webhook, WebhookError};
+
+use crate::ksuid;
 
 /// Svix counts an attempt as failed when the endpoint takes longer.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// One message as Svix stores it: the id and creation time stay the same
-/// on every delivery attempt.
+/// One event as the provider stores it: the id and creation time stay the
+/// same on every delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookEvent {
-    /// `msg_<KSUID>`; the KSUID's time is `created_at`.
+    /// The id receivers de-duplicate by: Svix's `msg_<KSUID>` (the KSUID's
+    /// time is `created_at`), or the provider's own event id.
     pub msg_id: String,
     /// Unix seconds on the emulator clock when the change happened.
     pub created_at: i64,
-    /// `user.created`, `user.updated` or `user.deleted`.
+    /// The provider's event type, e.g. `user.created`.
     pub event_type: String,
-    /// The exact JSON body that is signed and sent.
+    /// The exact JSON of the event: the whole body Svix signs and sends, or
+    /// the entry a provider's batched delivery carries.
     pub body: String,
+}
+
+impl WebhookEvent {
+    /// An event as Svix stores it, made at `now_ms` on the emulator clock.
+    pub(crate) fn svix(now_ms: i64, event_type: &str, body: String) -> Self {
+        let secs = now_ms.div_euclid(1000);
+        // Message ids do not come from the seeded rng, so whether events are
+        // emitted does not change which users get generated.
+        let msg_id = format!("msg_{}", ksuid::generate(secs, &mut rand::rng()));
+        Self {
+            msg_id,
+            created_at: secs,
+            event_type: event_type.to_owned(),
+            body,
+        }
+    }
+}
+
+/// How a provider authenticates and shapes its deliveries.
+pub(crate) trait Deliverer: Send + Sync + fmt::Debug {
+    /// Most events one POST carries.
+    fn batch_size(&self) -> usize {
+        1
+    }
+
+    /// One POST of `events` (at least one, at most [`Self::batch_size`]):
+    /// the delivery's id and the request, to which the caller adds nothing.
+    fn request(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        events: &[&WebhookEvent],
+    ) -> Result<(String, RequestBuilder), SendError>;
+}
+
+/// Svix: one event per POST, signed with the attempt time, as Svix re-signs
+/// every attempt.
+#[derive(Debug)]
+pub(crate) struct Svix(Webhook);
+
+impl Svix {
+    pub(crate) fn new(secret: &str) -> Result<Self, SendError> {
+        Ok(Self(Webhook::new(secret)?))
+    }
+}
+
+impl Deliverer for Svix {
+    fn request(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        events: &[&WebhookEvent],
+    ) -> Result<(String, RequestBuilder), SendError> {
+        let mut request = client
+            .post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .header(USER_AGENT, "Svix-Webhooks/1.0 (idsync-emulator)");
+        let mut id = String::new();
+        // `batch_size` is 1, so this is one event (or none).
+        for event in events {
+            let timestamp = chrono::Utc::now().timestamp();
+            let signature = self
+                .0
+                .sign(&event.msg_id, timestamp, event.body.as_bytes())?;
+            let timestamp = timestamp.to_string();
+            request = request
+                .header("svix-id", &event.msg_id)
+                .header("svix-timestamp", &timestamp)
+                .header("svix-signature", &signature)
+                // Svix also sends the unbranded names of the same headers.
+                .header("webhook-id", &event.msg_id)
+                .header("webhook-timestamp", &timestamp)
+                .header("webhook-signature", &signature)
+                .body(event.body.clone());
+            id.clone_from(&event.msg_id);
+        }
+        Ok((id, request))
+    }
 }
 
 /// Where to deliver: an endpoint URL and its `whsec_...` secret.
@@ -56,66 +141,70 @@ pub enum SendError {
     Http(#[from] reqwest::Error),
 }
 
-/// Signs and POSTs events to one endpoint. Cheap to clone.
+/// POSTs events to one endpoint, authenticated and shaped as the provider
+/// does it. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct WebhookSender {
     url: String,
-    signer: Arc<Webhook>,
+    deliverer: Arc<dyn Deliverer>,
     client: reqwest::Client,
 }
 
 impl WebhookSender {
+    /// A sender that delivers like Svix (Stack Auth, Clerk). For any
+    /// emulated provider, [`crate::Emulator::sender`] picks its way.
     pub fn new(target: WebhookTarget) -> Result<Self, SendError> {
+        Self::with(target.url, Arc::new(Svix::new(&target.secret)?))
+    }
+
+    pub(crate) fn with(url: String, deliverer: Arc<dyn Deliverer>) -> Result<Self, SendError> {
         let client = reqwest::Client::builder()
             .timeout(ATTEMPT_TIMEOUT)
             .build()?;
         Ok(Self {
-            signer: Arc::new(Webhook::new(&target.secret)?),
-            url: target.url,
+            url,
+            deliverer,
             client,
         })
     }
 
-    /// One delivery attempt. Signed with the attempt time, as Svix re-signs
-    /// every attempt; any HTTP answer is `Ok`, whatever its status.
+    /// One delivery attempt of one event; any HTTP answer is `Ok`, whatever
+    /// its status.
     pub async fn send(&self, event: &WebhookEvent) -> Result<StatusCode, SendError> {
-        let timestamp = chrono::Utc::now().timestamp();
-        let signature = self
-            .signer
-            .sign(&event.msg_id, timestamp, event.body.as_bytes())?;
-        let timestamp = timestamp.to_string();
-        let response = self
-            .client
-            .post(&self.url)
-            .header(CONTENT_TYPE, "application/json")
-            .header(USER_AGENT, "Svix-Webhooks/1.0 (idsync-emulator)")
-            .header("svix-id", &event.msg_id)
-            .header("svix-timestamp", &timestamp)
-            .header("svix-signature", &signature)
-            // Svix also sends the unbranded names of the same headers.
-            .header("webhook-id", &event.msg_id)
-            .header("webhook-timestamp", &timestamp)
-            .header("webhook-signature", &signature)
-            .body(event.body.clone())
-            .send()
-            .await?;
-        let status = response.status();
-        // Read the body so the connection can be reused.
-        response.bytes().await?;
-        tracing::debug!(msg_id = %event.msg_id, %status, "webhook delivered");
-        Ok(status)
+        self.deliver(&[event]).await.1
     }
 
-    /// Sends every event one after another, in the order `delivery` says,
-    /// and returns each attempt's outcome in sending order.
+    /// One POST of `events`: its delivery id and outcome.
+    async fn deliver(&self, events: &[&WebhookEvent]) -> (String, Result<StatusCode, SendError>) {
+        let (id, request) = match self.deliverer.request(&self.client, &self.url, events) {
+            Ok(built) => built,
+            Err(error) => return (String::new(), Err(error)),
+        };
+        let outcome = async {
+            let response = request.send().await?;
+            let status = response.status();
+            // Read the body so the connection can be reused.
+            response.bytes().await?;
+            tracing::debug!(delivery = %id, events = events.len(), %status, "webhook delivered");
+            Ok(status)
+        }
+        .await;
+        (id, outcome)
+    }
+
+    /// Sends every event, one POST after another, in the order `delivery`
+    /// says, as many per POST as the provider batches (Svix: one). Returns
+    /// each POST's delivery id (Svix: the `msg_id`) and outcome, in sending
+    /// order.
     pub async fn send_all(
         &self,
         events: &[WebhookEvent],
         delivery: Delivery,
     ) -> Vec<(String, Result<StatusCode, SendError>)> {
+        let order = delivery_order(events, delivery);
         let mut outcomes = Vec::new();
-        for event in delivery_order(events, delivery) {
-            outcomes.push((event.msg_id.clone(), self.send(event).await));
+        for batch in order.chunks(self.deliverer.batch_size().max(1)) {
+            outcomes.push(self.deliver(batch).await);
         }
         outcomes
     }

@@ -145,18 +145,23 @@ async fn send_accepting(
     }
 }
 
-/// `Retry-After` in seconds (the form Clerk and Stack Auth send).
+/// How long a 429 asks to wait: `Retry-After` in seconds (the form Clerk
+/// and Stack Auth send), else until `X-Rate-Limit-Reset` (Okta's epoch
+/// seconds).
 fn retry_after(resp: &Response) -> Option<Duration> {
-    let raw = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?;
-    raw.trim()
-        .parse::<f64>()
-        .ok()
+    let header = |name| resp.headers().get(name)?.to_str().ok().map(str::trim);
+    if let Some(seconds) = header(reqwest::header::RETRY_AFTER.as_str())
+        .and_then(|raw| raw.parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+    {
+        return Some(Duration::from_secs_f64(seconds));
+    }
+    let reset: u64 = header("x-rate-limit-reset")?.parse().ok()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(Duration::from_secs(reset.saturating_sub(now).max(1)))
 }
 
 fn truncated(mut body: String) -> String {
@@ -212,10 +217,26 @@ pub(crate) async fn get_optional(
     make: impl Fn() -> RequestBuilder,
     gone: impl FnOnce(&Value) -> bool,
 ) -> Result<Option<Value>, ApiError> {
-    let resp = send_accepting(policy, url, make, |s| {
+    read_optional(send_optional(policy, url, make).await?, gone).await
+}
+
+/// [`send`], also returning a 404 (to be read by [`read_optional`]).
+pub(crate) async fn send_optional(
+    policy: &RetryPolicy,
+    url: &str,
+    make: impl Fn() -> RequestBuilder,
+) -> Result<Response, ApiError> {
+    send_accepting(policy, url, make, |s| {
         s.is_success() || s == StatusCode::NOT_FOUND
     })
-    .await?;
+    .await
+}
+
+/// The body of a [`send_optional`] answer; see [`get_optional`].
+pub(crate) async fn read_optional(
+    resp: Response,
+    gone: impl FnOnce(&Value) -> bool,
+) -> Result<Option<Value>, ApiError> {
     if resp.status() != StatusCode::NOT_FOUND {
         return json(resp).await.map(Some);
     }

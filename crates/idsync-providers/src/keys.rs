@@ -75,6 +75,31 @@ impl<'a> Keys<'a> {
         }
     }
 
+    /// A required https URL; plain http only for a loopback host (a local
+    /// emulator), since credentials travel to it.
+    pub fn secure_url(&mut self, key: &str) -> Option<String> {
+        let raw = self.required(key, "an https URL")?;
+        match reqwest::Url::parse(&raw) {
+            Ok(url) if url.scheme() == "https" && url.host().is_some() => {
+                Some(raw.trim_end_matches('/').to_owned())
+            }
+            Ok(url) if url.scheme() == "http" && is_loopback(&url) => {
+                Some(raw.trim_end_matches('/').to_owned())
+            }
+            Ok(url) if url.scheme() == "http" => {
+                self.problem(
+                    key,
+                    format!("{raw:?} uses plain http; use https (http is accepted only for loopback hosts)"),
+                );
+                None
+            }
+            _ => {
+                self.problem(key, format!("{raw:?} is not an https URL"));
+                None
+            }
+        }
+    }
+
     /// A required secret, given as `key` or as `<key>_file`.
     pub fn secret(&mut self, key: &str) -> Option<Secret> {
         let inline = self.take(key);
@@ -99,6 +124,18 @@ impl<'a> Keys<'a> {
             ));
         }
     }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Reads a secret from its key or its `_file` key (a path whose trimmed

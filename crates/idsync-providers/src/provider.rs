@@ -110,6 +110,17 @@ pub trait Connector: Send + Sync + fmt::Debug {
         Box::pin(async { Ok(None) })
     }
 
+    /// Points the provider's pushes at `push_url` through its API (or,
+    /// with `dry_run`, says what that would do); `None` when its API cannot,
+    /// and people follow [`ProviderInfo::push_setup`] instead.
+    fn connect<'a>(
+        &'a self,
+        _push_url: &'a str,
+        _dry_run: bool,
+    ) -> Option<ApiFuture<'a, Connected>> {
+        None
+    }
+
     /// Reads one user; `None` when the provider says it has no such user.
     fn get_user<'a>(&'a self, id: &'a str) -> ApiFuture<'a, Option<Value>>;
 
@@ -120,6 +131,17 @@ pub trait Connector: Send + Sync + fmt::Debug {
     fn update_user<'a>(&'a self, id: &'a str, update: &'a UserUpdate) -> ApiFuture<'a, Value>;
 
     fn delete_user<'a>(&'a self, id: &'a str) -> ApiFuture<'a, ()>;
+}
+
+/// What `connect` did, or would do, at the provider.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Connected {
+    /// Each change made (or, in a dry run, to make), in order; empty when
+    /// everything was already in place.
+    pub actions: Vec<String>,
+    /// The push endpoint's state at the provider afterwards, e.g.
+    /// "ACTIVE, VERIFIED".
+    pub state: String,
 }
 
 /// One page of a provider's user list.
@@ -166,6 +188,18 @@ impl Provider {
 
     pub async fn get_user(&self, id: &str) -> Result<Option<Value>, ApiError> {
         self.0.get_user(id).await
+    }
+
+    /// See [`Connector::connect`].
+    pub async fn connect(
+        &self,
+        push_url: &str,
+        dry_run: bool,
+    ) -> Option<Result<Connected, ApiError>> {
+        match self.0.connect(push_url, dry_run) {
+            Some(call) => Some(call.await),
+            None => None,
+        }
     }
 
     /// The user's current state as a change, versioned as a listed user is;

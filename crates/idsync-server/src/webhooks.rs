@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures::future::join_all;
+use idsync_core::{EventType, InvalidInput, MessageId};
 use idsync_providers::{Effect, PushError, PushEvent, PushRequest};
 use idsync_store::applier::{ApplyError, Delivery};
 use idsync_store::apply::Outcome;
@@ -114,31 +115,57 @@ async fn handle(
     };
     let events = conn.provider.receive(&push).map_err(|e| refused(&e))?;
 
+    let total = events.len();
     let mut notices = Vec::new();
     let mut deliveries = Vec::new();
+    let mut refused = Vec::new();
     for PushEvent {
         id,
         event_type,
         effect,
     } in events
     {
-        match effect {
-            Effect::Apply(change) => deliveries.push(Delivery {
+        let delivery = match effect {
+            Effect::Refresh(user_id) => {
+                match MessageId::parse(&id) {
+                    Ok(event_id) => notices.push(Notice {
+                        event_id,
+                        event_type: EventType::new(&event_type),
+                        user_id,
+                    }),
+                    Err(e) => refused.push((id, e)),
+                }
+                continue;
+            }
+            Effect::Apply(change) => Delivery {
                 message_id: id,
                 event_type,
                 change: Some(change),
-            }),
-            Effect::Ignore => deliveries.push(Delivery {
+            },
+            Effect::Ignore => Delivery {
                 message_id: id,
                 event_type,
                 change: None,
-            }),
-            Effect::Refresh(user_id) => notices.push(Notice {
-                event_id: id,
-                event_type,
-                user_id,
-            }),
+            },
+        };
+        match delivery.check() {
+            Ok(()) => deliveries.push(delivery),
+            Err(e) => refused.push((delivery.message_id, e)),
         }
+    }
+    for (id, reason) in &refused {
+        refuse(state, conn.name.as_str(), id, reason);
+    }
+    // Rule 7: an event that can never be stored is refused with its reason;
+    // a request of only such events gets a 422, so a provider stops
+    // retrying it. In a batch the others are still taken.
+    if refused.len() == total
+        && let Some((_, reason)) = refused.first()
+    {
+        return Err(HttpError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("delivery refused: {reason}"),
+        ));
     }
     if !notices.is_empty() {
         let queued = idsync_store::refresh::enqueue(&state.pool, conn.name.as_str(), &notices)
@@ -154,9 +181,45 @@ async fn handle(
     let outcomes = join_all(deliveries.into_iter().map(|d| apply(conn, d))).await;
     let outcomes = outcomes.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(Json(match outcomes.as_slice() {
-        [one] if notices.is_empty() => json!({ "outcome": one }),
-        _ => json!({ "outcomes": outcomes, "queued": notices.len() }),
+        [one] if total == 1 => json!({ "outcome": one }),
+        _ => json!({
+            "outcomes": outcomes,
+            "queued": notices.len(),
+            "refused": refused.len(),
+        }),
     }))
+}
+
+/// Records an event refused under rule 7, without delaying the answer.
+fn refuse(state: &AppState, connection: &str, id: &str, reason: &InvalidInput) {
+    tracing::info!(reason = reason.code(), "webhook event refused");
+    metrics::counter!("idsync_webhook_rejections_total",
+        "connection" => connection.to_owned(), "status" => "422", "reason" => reason.code())
+    .increment(1);
+    let Ok(pending) = PENDING.try_acquire() else {
+        return;
+    };
+    let pool = state.pool.clone();
+    let connection = connection.to_owned();
+    let id = id.to_owned();
+    let reason = reason.clone();
+    tokio::spawn(async move {
+        let Ok(_writing) = WRITING.acquire().await else {
+            return;
+        };
+        if let Err(err) = idsync_store::errors::record_refused_delivery(
+            &pool,
+            &connection,
+            "webhook",
+            &id,
+            &reason,
+        )
+        .await
+        {
+            tracing::debug!(error = %err, "could not record the refused event");
+        }
+        drop(pending);
+    });
 }
 
 /// Applies one delivery through the connection's applier.

@@ -6,7 +6,7 @@
 //! every request of the batch. Under load, batches grow by themselves while
 //! the previous commit is in flight; idle, a request is applied at once.
 
-use idsync_core::Change;
+use idsync_core::{Change, EventType, InvalidInput, MessageId};
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
@@ -16,13 +16,23 @@ use crate::{StoreError, UsersTable, deliveries};
 /// Largest batch in one transaction: bounds statement size and latency.
 pub const MAX_BATCH: usize = 1000;
 
-/// One delivered message: its provider id, its event type, and the change
-/// it carries (`None` for an event type idsync ignores).
+/// One delivered message as received: its provider id, its event type, and
+/// the change it carries (`None` for an event type idsync ignores).
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub message_id: String,
     pub event_type: String,
     pub change: Option<Change>,
+}
+
+impl Delivery {
+    /// Whether the delivery can be stored at all (rule 7). The webhook
+    /// handler asks before [`Applier::submit`] and answers a refusal with
+    /// a 4xx and its reason; the applier asks again and never sends a
+    /// refused delivery to the database.
+    pub fn check(&self) -> Result<(), InvalidInput> {
+        MessageId::parse(&self.message_id).map(drop)
+    }
 }
 
 /// Why a delivery could not be applied. Cloned to every request of a
@@ -104,16 +114,55 @@ async fn run(
     }
 }
 
-/// Applies a batch in one transaction. If it fails for a reason other than
-/// the database being unavailable (a constraint or trigger the user added
-/// to the table, say), one bad delivery must not fail the others with it,
-/// retry after retry: each is then applied in a transaction of its own.
+/// Applies a batch in one transaction. A delivery that can never be stored
+/// is answered at once and kept out of it. If the batch fails for a reason
+/// other than the database being unavailable (a constraint or trigger the
+/// user added to the table, say), one bad delivery must not fail the
+/// others with it, retry after retry: each is then applied in a
+/// transaction of its own.
 async fn apply_or_split(
     pool: &PgPool,
     connection: &str,
     table: &UsersTable,
     items: &[Delivery],
 ) -> Vec<Result<Outcome, ApplyError>> {
+    let refused: Vec<(usize, InvalidInput)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| item.check().err().map(|e| (i, e)))
+        .collect();
+    if refused.is_empty() {
+        return apply_storable(pool, connection, table, items).await;
+    }
+    // Rare (the webhook handler refuses these first): copy the rest out.
+    let mut results: Vec<Option<Result<Outcome, ApplyError>>> = vec![None; items.len()];
+    for (i, e) in refused {
+        tracing::warn!(connection, message_id = %MessageId::describe(&items[i].message_id), reason = %e, "delivery refused");
+        results[i] = Some(Err(ApplyError::Failed(e.to_string())));
+    }
+    let storable: Vec<usize> = (0..items.len()).filter(|&i| results[i].is_none()).collect();
+    let batch: Vec<Delivery> = storable.iter().map(|&i| items[i].clone()).collect();
+    for (i, result) in storable
+        .into_iter()
+        .zip(apply_storable(pool, connection, table, &batch).await)
+    {
+        results[i] = Some(result);
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(ApplyError::Failed("no outcome".to_owned()))))
+        .collect()
+}
+
+async fn apply_storable(
+    pool: &PgPool,
+    connection: &str,
+    table: &UsersTable,
+    items: &[Delivery],
+) -> Vec<Result<Outcome, ApplyError>> {
+    if items.is_empty() {
+        return Vec::new();
+    }
     let e = match apply_batch(pool, connection, table, items).await {
         Ok(outcomes) => {
             tracing::debug!(connection, size = items.len(), "batch committed");
@@ -145,12 +194,18 @@ async fn apply_or_split(
 }
 
 /// Claims, applies and commits one batch; returns one outcome per delivery.
+/// A delivery that can never be stored fails the whole call with
+/// [`StoreError::Refused`] before the database is touched.
 pub async fn apply_batch(
     pool: &PgPool,
     connection: &str,
     table: &UsersTable,
     items: &[Delivery],
 ) -> Result<Vec<Outcome>, StoreError> {
+    let message_ids = items
+        .iter()
+        .map(|d| MessageId::parse(&d.message_id))
+        .collect::<Result<Vec<_>, InvalidInput>>()?;
     let mut tx = pool.begin().await?;
 
     // The first copy of a message id in the batch is the candidate; later
@@ -167,17 +222,14 @@ pub async fn apply_batch(
         .collect();
     // Claim in message-id order so replicas lock in the same order.
     candidates.sort_by(|&a, &b| items[a].message_id.cmp(&items[b].message_id));
-    let ids: Vec<String> = candidates
+    let ids: Vec<MessageId> = candidates.iter().map(|&i| message_ids[i].clone()).collect();
+    let types: Vec<EventType> = candidates
         .iter()
-        .map(|&i| items[i].message_id.clone())
+        .map(|&i| EventType::new(&items[i].event_type))
         .collect();
-    let types: Vec<String> = candidates
+    let users: Vec<Option<idsync_core::UserId>> = candidates
         .iter()
-        .map(|&i| items[i].event_type.clone())
-        .collect();
-    let users: Vec<Option<String>> = candidates
-        .iter()
-        .map(|&i| items[i].change.as_ref().map(|c| c.user_id.to_string()))
+        .map(|&i| items[i].change.as_ref().map(|c| c.user_id.clone()))
         .collect();
     let fresh: std::collections::HashSet<String> =
         deliveries::claim(&mut tx, connection, &ids, &types, &users)

@@ -13,10 +13,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use idsync_core::{Change, ChangeKind};
+use idsync_core::{Change, ChangeKind, storable_json, storable_text, storable_time};
 use sqlx::{PgConnection, Row};
 
-use crate::{StoreError, UsersTable, pg_text};
+use crate::{StoreError, UsersTable};
 
 /// What happened to one change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -136,15 +136,17 @@ pub async fn apply_changes(
         ids.push(change.user_id.as_str().to_owned());
         versions.push(change.version.at());
         match &change.kind {
+            // Rule 7: what Postgres cannot hold is cleaned here, where every
+            // path to the table meets (see idsync_core's `storable`).
             ChangeKind::Upsert(p) => {
-                raw.push(pg_text::json(&p.raw_json));
-                names.push(pg_text::text(&p.name));
-                emails.push(pg_text::text(&p.email));
-                created.push(p.created_at);
+                raw.push(storable_json(&p.raw_json).into_owned());
+                names.push(p.name.as_deref().map(|s| storable_text(s).into_owned()));
+                emails.push(p.email.as_deref().map(|s| storable_text(s).into_owned()));
+                created.push(p.created_at.and_then(storable_time));
                 deleted.push(None);
             }
             ChangeKind::Delete { raw_json } => {
-                raw.push(pg_text::json(raw_json));
+                raw.push(storable_json(raw_json).into_owned());
                 names.push(None);
                 emails.push(None);
                 created.push(None);

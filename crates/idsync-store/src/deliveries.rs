@@ -2,6 +2,7 @@
 //! provider's message id, which makes redeliveries no-ops.
 
 use chrono::{DateTime, Utc};
+use idsync_core::{EventType, MessageId, UserId};
 use sqlx::{PgConnection, PgPool};
 
 use crate::StoreError;
@@ -9,14 +10,21 @@ use crate::StoreError;
 /// Claims `message_ids` for `connection` inside the caller's transaction and
 /// returns those seen for the first time. Runs before the users table is
 /// touched, so a concurrent replica holding the same message waits for it
-/// and then sees it as a duplicate.
+/// and then sees it as a duplicate. The typed ids and event types are what
+/// keeps a delivery from failing here on every retry (rule 7).
 pub async fn claim(
     conn: &mut PgConnection,
     connection: &str,
-    message_ids: &[String],
-    event_types: &[String],
-    user_ids: &[Option<String>],
+    message_ids: &[MessageId],
+    event_types: &[EventType],
+    user_ids: &[Option<UserId>],
 ) -> Result<Vec<String>, StoreError> {
+    let ids: Vec<&str> = message_ids.iter().map(MessageId::as_str).collect();
+    let types: Vec<&str> = event_types.iter().map(EventType::as_str).collect();
+    let users: Vec<Option<&str>> = user_ids
+        .iter()
+        .map(|u| u.as_ref().map(UserId::as_str))
+        .collect();
     let fresh = sqlx::query_scalar(
         "INSERT INTO idsync.deliveries (connection, message_id, event_type, user_id, outcome)
          SELECT $1, m, e, u, 'pending' FROM UNNEST($2::text[], $3::text[], $4::text[]) AS x(m, e, u)
@@ -24,9 +32,9 @@ pub async fn claim(
          RETURNING message_id",
     )
     .bind(connection)
-    .bind(message_ids)
-    .bind(event_types)
-    .bind(user_ids)
+    .bind(&ids)
+    .bind(&types)
+    .bind(&users)
     .fetch_all(conn)
     .await?;
     Ok(fresh)

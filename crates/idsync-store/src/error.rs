@@ -17,6 +17,10 @@ pub enum StoreError {
     /// bug, or a table changed behind idsync's back.
     #[error("database error: {0}")]
     Sql(#[source] sqlx::Error),
+    /// A value Postgres could never store; nothing was written. Retrying
+    /// cannot help (rule 7).
+    #[error("refused: {0}")]
+    Refused(#[from] idsync_core::InvalidInput),
 }
 
 impl StoreError {

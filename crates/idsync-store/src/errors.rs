@@ -1,7 +1,8 @@
-//! Recent errors per connection (rejected webhooks, failed provider calls),
-//! shown by `status`. Only the newest few hundred per connection are kept.
+//! Recent errors per connection (rejected webhooks, refused deliveries,
+//! failed provider calls), shown by `status` and the console. Only the newest few hundred per connection are kept.
 
 use chrono::{DateTime, Utc};
+use idsync_core::{InvalidInput, MessageId, storable_text};
 use sqlx::PgPool;
 
 use crate::StoreError;
@@ -14,13 +15,42 @@ pub async fn record(
     source: &str,
     message: &str,
 ) -> Result<(), StoreError> {
+    insert(pool, connection, source, None, message).await
+}
+
+/// Records a delivery refused because it could never be stored (rule 7),
+/// with its message id in a form that is itself storable (the id may be
+/// the bad field). It shows with the connection's other errors.
+pub async fn record_refused_delivery(
+    pool: &PgPool,
+    connection: &str,
+    source: &str,
+    message_id: &str,
+    reason: &InvalidInput,
+) -> Result<(), StoreError> {
+    let shown = MessageId::describe(message_id);
+    insert(pool, connection, source, Some(&shown), &reason.to_string()).await
+}
+
+async fn insert(
+    pool: &PgPool,
+    connection: &str,
+    source: &str,
+    message_id: Option<&str>,
+    message: &str,
+) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    sqlx::query("INSERT INTO idsync.errors (connection, source, message) VALUES ($1, $2, $3)")
-        .bind(connection)
-        .bind(source)
-        .bind(message)
-        .execute(&mut *tx)
-        .await?;
+    // Error text quotes what was sent (a decoder's message, a provider's
+    // answer), which may hold U+0000.
+    sqlx::query(
+        "INSERT INTO idsync.errors (connection, source, message_id, message) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(connection)
+    .bind(storable_text(source))
+    .bind(message_id.map(storable_text))
+    .bind(storable_text(message))
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "DELETE FROM idsync.errors WHERE connection = $1 AND id <= (
              SELECT id FROM idsync.errors WHERE connection = $1
@@ -40,6 +70,8 @@ pub struct ErrorRow {
     pub id: i64,
     pub at: DateTime<Utc>,
     pub source: String,
+    /// The refused delivery's id, shortened if it was too long to store.
+    pub message_id: Option<String>,
     pub message: String,
 }
 
@@ -49,7 +81,7 @@ pub async fn recent(
     limit: i64,
 ) -> Result<Vec<ErrorRow>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT id, at, source, message FROM idsync.errors
+        "SELECT id, at, source, message_id, message FROM idsync.errors
           WHERE connection = $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(connection)

@@ -16,7 +16,6 @@ mod error;
 pub mod errors;
 pub mod lock;
 pub mod migrate;
-mod pg_text;
 pub mod refresh;
 pub mod runs;
 pub mod status;

@@ -11,6 +11,7 @@ const MIGRATION_LOCK: i64 = 0x6964_7379;
 
 /// The bookkeeping schema's migrations, applied in order, each once.
 const MIGRATIONS: &[&str] = &[
+    // 1, initial: the delivery log, sync runs and recent errors.
     r#"
 CREATE TABLE idsync.deliveries (
     connection  text NOT NULL,
@@ -50,6 +51,7 @@ CREATE TABLE idsync.errors (
 );
 CREATE INDEX errors_recent_idx ON idsync.errors (connection, id DESC);
 "#,
+    // 2, refresh_queue: users named by notifications, to be fetched.
     r#"
 CREATE TABLE idsync.refresh_queue (
     connection   text NOT NULL,
@@ -68,6 +70,10 @@ CREATE TABLE idsync.refresh_totals (
     connection text PRIMARY KEY,
     done       bigint NOT NULL DEFAULT 0
 );
+"#,
+    // 3, refused_delivery_ids: the id of a delivery refused under rule 7.
+    r#"
+ALTER TABLE idsync.errors ADD COLUMN message_id text;
 "#,
 ];
 

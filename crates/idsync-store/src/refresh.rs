@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use idsync_core::{Change, UserId};
+use idsync_core::{Change, EventType, MessageId, UserId};
 use sqlx::PgPool;
 
 use crate::apply::{Outcome, apply_changes};
@@ -22,8 +22,8 @@ use crate::{StoreError, UsersTable, deliveries};
 /// log) and the user it names.
 #[derive(Debug, Clone)]
 pub struct Notice {
-    pub event_id: String,
-    pub event_type: String,
+    pub event_id: MessageId,
+    pub event_type: EventType,
     pub user_id: UserId,
 }
 
@@ -44,9 +44,9 @@ pub async fn enqueue(
     // Claims in event-id order, as the applier does, so concurrent
     // requests lock log rows in one order.
     first.sort_by(|a, b| a.event_id.cmp(&b.event_id));
-    let ids: Vec<String> = first.iter().map(|n| n.event_id.clone()).collect();
-    let types: Vec<String> = first.iter().map(|n| n.event_type.clone()).collect();
-    let users: Vec<Option<String>> = first.iter().map(|n| Some(n.user_id.to_string())).collect();
+    let ids: Vec<MessageId> = first.iter().map(|n| n.event_id.clone()).collect();
+    let types: Vec<EventType> = first.iter().map(|n| n.event_type.clone()).collect();
+    let users: Vec<Option<UserId>> = first.iter().map(|n| Some(n.user_id.clone())).collect();
 
     let mut tx = pool.begin().await?;
     let fresh: std::collections::HashSet<String> =
@@ -56,13 +56,13 @@ pub async fn enqueue(
             .collect();
     let mut queued: Vec<String> = first
         .iter()
-        .filter(|n| fresh.contains(&n.event_id))
+        .filter(|n| fresh.contains(n.event_id.as_str()))
         .map(|n| n.user_id.to_string())
         .collect();
     let fresh_ids: Vec<String> = first
         .iter()
-        .filter(|n| fresh.contains(&n.event_id))
-        .map(|n| n.event_id.clone())
+        .filter(|n| fresh.contains(n.event_id.as_str()))
+        .map(|n| n.event_id.as_str().to_owned())
         .collect();
     let count = fresh_ids.len();
     queued.sort();

@@ -1,6 +1,7 @@
 //! Backfill and reconcile runs: progress, resume cursor, outcome.
 
 use chrono::{DateTime, Utc};
+use idsync_core::{storable_json, storable_text};
 use sqlx::{PgConnection, PgPool};
 
 use crate::StoreError;
@@ -208,7 +209,8 @@ pub async fn record_page(
           WHERE id = $1",
     )
     .bind(run_id)
-    .bind(cursor)
+    // A cursor holds provider values (a user id, a page token).
+    .bind(cursor.map(|c| storable_json(c).into_owned()))
     .bind(counts.pages)
     .bind(counts.seen)
     .bind(counts.added)
@@ -232,7 +234,8 @@ pub async fn finish(pool: &PgPool, run_id: i64, error: Option<&str>) -> Result<R
     ))
     .bind(run_id)
     .bind(status)
-    .bind(error)
+    // The error may quote a provider's answer.
+    .bind(error.map(storable_text))
     .fetch_one(pool)
     .await?)
 }

@@ -1,6 +1,7 @@
 //! Reading a connection's users for the admin API and console.
 
 use chrono::{DateTime, Utc};
+use idsync_core::storable_text;
 use sqlx::PgPool;
 
 use crate::{StoreError, UsersTable};
@@ -74,14 +75,17 @@ pub async fn list(
           ORDER BY id LIMIT $4",
         t = table.qualified()
     );
+    // Typed by an admin: U+0000 would make Postgres refuse the query, and
+    // no stored value holds it anyway.
     let search = query
         .search
         .as_deref()
         .map(str::trim)
-        .filter(|s| !s.is_empty());
+        .filter(|s| !s.is_empty())
+        .map(storable_text);
     Ok(sqlx::query_as(&sql)
-        .bind(query.after.as_deref())
-        .bind(search.map(like_prefix))
+        .bind(query.after.as_deref().map(storable_text))
+        .bind(search.as_deref().map(like_prefix))
         .bind(search)
         .bind(query.limit.clamp(1, 500))
         .fetch_all(pool)
@@ -97,7 +101,7 @@ pub async fn get(
         "SELECT id, name, email, created_at, updated_at, deleted_at, raw_json FROM {} WHERE id = $1",
         table.qualified()
     ))
-    .bind(id)
+    .bind(storable_text(id))
     .fetch_optional(pool)
     .await?)
 }

@@ -45,6 +45,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Point a connection's provider at idsync: register its push endpoint through the provider's API where it allows, else print the steps.
+    Connect {
+        /// The connection's name.
+        connection: String,
+        /// Only say what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// List the providers idsync syncs from, with each one's keys and setup steps.
     Providers {
         /// Only this provider.
@@ -59,7 +67,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Status { .. } | Command::Providers { .. } => "warn",
+        Command::Status { .. } | Command::Providers { .. } | Command::Connect { .. } => "warn",
         _ => "info,sqlx=warn,tower_http=info",
     };
     crate::telemetry::init(default_level, cli.log_format);

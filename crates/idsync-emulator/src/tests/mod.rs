@@ -1,14 +1,19 @@
-//! End-to-end tests: a started emulator, spoken to over HTTP with reqwest.
+//! End-to-end test helpers: a started emulator, spoken to over HTTP with
+//! reqwest. Each provider's own tests live in its folder.
 
-mod clerk;
-mod stack_auth;
 mod webhooks;
+
+pub(crate) use webhooks::receiver;
 
 use std::time::Duration;
 
 use crate::{Emulator, EmulatorConfig, ProviderKind, RateLimit};
 
-async fn start(kind: ProviderKind, seed_users: usize, rate_limit: Option<RateLimit>) -> Emulator {
+pub(crate) async fn start(
+    kind: ProviderKind,
+    seed_users: usize,
+    rate_limit: Option<RateLimit>,
+) -> Emulator {
     let mut config = EmulatorConfig::new(kind);
     config.seed_users = seed_users;
     config.rng_seed = 42;
@@ -18,7 +23,7 @@ async fn start(kind: ProviderKind, seed_users: usize, rate_limit: Option<RateLim
         .unwrap()
 }
 
-fn per_minute(requests: u32) -> Option<RateLimit> {
+pub(crate) fn per_minute(requests: u32) -> Option<RateLimit> {
     Some(RateLimit {
         requests,
         per: Duration::from_secs(60),

@@ -13,7 +13,7 @@ use super::start;
 use crate::{Delivery, ProviderKind, WebhookSender, WebhookTarget, ksuid};
 
 /// A tiny endpoint that passes every delivery to the test.
-async fn receiver() -> (String, mpsc::UnboundedReceiver<(HeaderMap, Bytes)>) {
+pub(crate) async fn receiver() -> (String, mpsc::UnboundedReceiver<(HeaderMap, Bytes)>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let app = Router::new()
         .route(

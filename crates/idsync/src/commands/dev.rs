@@ -1,8 +1,8 @@
 //! `idsync dev`: one command from nothing to a synced table.
 //!
-//! Starts a private Postgres (data under `./.idsync/`) unless `DATABASE_URL`
-//! is set, an emulated Stack Auth project with generated users, and idsync
-//! wired to it; backfills, then streams live changes through signed
+//! Starts a private Postgres (data under `./.idsync/<provider>/`) unless
+//! `DATABASE_URL` is set, an emulated provider (Stack Auth unless
+//! `--provider` says otherwise) with generated users, and idsync wired to it; backfills, then streams live changes through signed
 //! webhooks. Ctrl-C stops everything.
 
 use std::net::SocketAddr;
@@ -23,14 +23,15 @@ use crate::progress_bar::CliProgress;
 use crate::runtime;
 use crate::telemetry::LogFormat;
 
-const CONNECTION: &str = "stack";
-
 #[derive(Debug, Args)]
 pub struct DevArgs {
     /// Where idsync serves webhooks and health checks.
     #[arg(long, default_value = "127.0.0.1:8080", env = "IDSYNC_LISTEN")]
     pub listen: SocketAddr,
-    /// Users in the emulated Stack Auth project.
+    /// The provider to emulate: stack_auth, clerk or okta.
+    #[arg(long, default_value = "stack_auth")]
+    pub provider: ProviderKind,
+    /// Users in the emulated provider.
     #[arg(long, default_value_t = 250)]
     pub users: usize,
     /// How often the emulated project changes a user ("0" for never).
@@ -53,7 +54,8 @@ pub async fn run(args: &DevArgs, logs: LogFormat) -> Result<ExitCode> {
             (url, None)
         }
         None => {
-            let dir = args.data_dir.join("pgdata");
+            // One database per provider, so their tables never mix.
+            let dir = args.data_dir.join(args.provider.name()).join("pgdata");
             println!("Starting a private Postgres in {} ...", dir.display());
             let pg = PgServer::start(PgOptions::persistent(&dir).with_port(args.pg_port))
                 .await
@@ -62,21 +64,24 @@ pub async fn run(args: &DevArgs, logs: LogFormat) -> Result<ExitCode> {
         }
     };
 
-    let mut emulator_config = EmulatorConfig::new(ProviderKind::StackAuth);
+    let info = idsync_providers::registry::lookup(args.provider.name())?.info();
+    let connection_name = info.name.replace('_', "-");
+    let connection_name = connection_name.as_str();
+    let mut emulator_config = EmulatorConfig::new(args.provider);
     emulator_config.seed_users = args.users;
     // The same users every run, so a table kept in .idsync/ stays recognisable.
     emulator_config.rng_seed = 1;
     let emulator = Emulator::start(emulator_config, SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
-        .context("could not start the Stack Auth emulator")?;
+        .with_context(|| format!("could not start the {} emulator", info.display_name))?;
     let c = emulator.config().clone();
     let provider = idsync_providers::registry::configure(
-        "stack_auth",
-        CONNECTION,
+        info.name,
+        connection_name,
         emulator.connection_keys(),
     )?;
     let connection = ConnectionConfig {
-        name: ConnectionName::parse(CONNECTION)?,
+        name: ConnectionName::parse(connection_name)?,
         provider,
         table: UsersTable::new(
             SqlIdent::parse(DEFAULT_SCHEMA)?,
@@ -99,14 +104,14 @@ pub async fn run(args: &DevArgs, logs: LogFormat) -> Result<ExitCode> {
     idsync_store::migrate::migrate(&pool, &tables).await?;
     let target = JobTarget {
         pool: &pool,
-        connection: CONNECTION,
+        connection: connection_name,
         table: &tables[0],
         provider: &config.connections[0].provider,
     };
-    let progress = CliProgress::new(CONNECTION, logs);
+    let progress = CliProgress::new(connection_name, logs);
     // A table left by an earlier run mirrors that run's emulated users:
     // reconcile it to this run's.
-    let report = if idsync_store::runs::has_completed_backfill(&pool, CONNECTION).await? {
+    let report = if idsync_store::runs::has_completed_backfill(&pool, connection_name).await? {
         idsync_sync::reconcile(target, &progress).await?
     } else {
         idsync_sync::backfill(target, &progress).await?
@@ -121,7 +126,7 @@ pub async fn run(args: &DevArgs, logs: LogFormat) -> Result<ExitCode> {
         .with_context(|| format!("cannot listen on {} (use --listen)", args.listen))?;
     let addr = listener.local_addr()?;
     emulator.auto_deliver(Some(WebhookTarget {
-        url: format!("http://{addr}/webhooks/{CONNECTION}"),
+        url: format!("http://{addr}/webhooks/{connection_name}"),
         secret: c.webhook_secret.clone(),
     }))?;
     let state = super::serve::build_state(&pool, &config, addr)?;
@@ -130,11 +135,14 @@ pub async fn run(args: &DevArgs, logs: LogFormat) -> Result<ExitCode> {
     println!("idsync dev is running:");
     println!("  Postgres     {database_url}");
     println!(
-        "  Stack Auth   {} (emulated, {} users)",
+        "  {:<12} {} (emulated, {} users)",
+        info.display_name,
         emulator.base_url(),
         emulator.users().len()
     );
-    println!("  idsync       http://{addr}  (webhooks: /webhooks/{CONNECTION}, health: /readyz)");
+    println!(
+        "  idsync       http://{addr}  (webhooks: /webhooks/{connection_name}, health: /readyz)"
+    );
     println!(
         "  Console      http://{addr}/login?token={}  (admin token for this run; also for the API at /api/v1)",
         state.admin.token().expose()

@@ -7,13 +7,12 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use idsync_emulator::{
-    Delivery, Emulator, EmulatorConfig, ProviderKind, RateLimit, UserChange, WebhookSender,
-    WebhookTarget,
+    Delivery, Emulator, EmulatorConfig, ProviderKind, RateLimit, UserChange, WebhookTarget,
 };
 
 #[derive(Debug, Args)]
 pub struct EmulateArgs {
-    /// stack_auth or clerk.
+    /// stack_auth, clerk or okta.
     pub provider: ProviderKind,
     /// Address of the emulated API.
     #[arg(long, default_value = "127.0.0.1:4000")]
@@ -27,10 +26,11 @@ pub struct EmulateArgs {
     /// Answer 429 beyond this many API requests per second.
     #[arg(long)]
     pub rate_limit: Option<u32>,
-    /// Send a signed webhook for every change to this URL.
+    /// Send a webhook (Okta: an event hook delivery) for every change to this URL.
     #[arg(long)]
     pub webhook_url: Option<String>,
-    /// Webhook signing secret (whsec_...) [default: a new random one].
+    /// Webhook signing secret (whsec_...), for Okta the event hook's
+    /// Authorization value [default: a new random one].
     #[arg(long, env = "IDSYNC_EMULATE_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
     /// Make a random change (create, update or delete) this often, e.g. "2s".
@@ -40,7 +40,7 @@ pub struct EmulateArgs {
     /// --webhook-url (in order, or see --shuffled), print the answers, exit.
     #[arg(long, requires = "webhook_url", conflicts_with = "changes_every")]
     pub send_changes: Option<usize>,
-    /// With --send-changes: deliver in random order, as Svix may.
+    /// With --send-changes: deliver in random order, as Svix and Okta may.
     #[arg(long, requires = "send_changes")]
     pub shuffled: bool,
     /// With --shuffled: the fraction of events delivered twice.
@@ -97,11 +97,12 @@ async fn send_batch(
         emulator.advance_clock(chrono::Duration::seconds(1));
     }
     let events = emulator.take_events();
-    let sender = WebhookSender::new(WebhookTarget {
-        url: url.to_owned(),
-        secret: emulator.config().webhook_secret.clone(),
-    })
-    .context("--webhook-secret")?;
+    let sender = emulator
+        .sender(WebhookTarget {
+            url: url.to_owned(),
+            secret: emulator.config().webhook_secret.clone(),
+        })
+        .context("--webhook-secret")?;
     let delivery = if args.shuffled {
         Delivery::Shuffled {
             duplicates: args.duplicates,
@@ -177,18 +178,18 @@ pub async fn change_stream(emulator: &Emulator, every: Option<Duration>) {
 
 fn describe(user: &serde_json::Value) -> String {
     let id = user["id"].as_str().unwrap_or("?");
+    // Stack Auth's display name, Clerk's or Okta's (profile) first and last names.
+    let names = |first: &str, last: &str| {
+        let first = user.pointer(first).and_then(|n| n.as_str()).unwrap_or("");
+        let last = user.pointer(last).and_then(|n| n.as_str()).unwrap_or("");
+        Some(format!("{first} {last}").trim().to_owned()).filter(|s| !s.is_empty())
+    };
     let name = user
         .get("display_name")
         .and_then(|n| n.as_str())
         .map(str::to_owned)
-        .or_else(|| {
-            let first = user
-                .get("first_name")
-                .and_then(|n| n.as_str())
-                .unwrap_or("");
-            let last = user.get("last_name").and_then(|n| n.as_str()).unwrap_or("");
-            Some(format!("{first} {last}").trim().to_owned()).filter(|s| !s.is_empty())
-        })
+        .or_else(|| names("/first_name", "/last_name"))
+        .or_else(|| names("/profile/firstName", "/profile/lastName"))
         .unwrap_or_else(|| "(no name)".to_owned());
     format!("{id} ({name})")
 }

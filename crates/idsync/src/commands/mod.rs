@@ -1,3 +1,4 @@
+mod connect;
 pub mod dev;
 pub mod emulate;
 mod jobs;
@@ -31,6 +32,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             jobs::reconcile(load()?, connection.as_deref(), cli.log_format).await
         }
         Command::Status { json } => status::run(load()?, *json).await,
+        Command::Connect {
+            connection,
+            dry_run,
+        } => connect::run(&load()?, connection, *dry_run).await,
         Command::Providers { name } => providers::run(name.as_deref()),
         Command::Dev(args) => dev::run(args, cli.log_format).await,
         Command::Emulate(args) => emulate::run(args).await,

@@ -75,8 +75,9 @@ pub fn free_port() -> u16 {
 /// be shut down: its URL and credentials stay valid).
 pub struct Conn {
     pub name: &'static str,
-    pub config: EmulatorConfig,
-    pub api_url: String,
+    pub kind: ProviderKind,
+    /// The provider's keys, as the emulator gives them.
+    pub keys: Vec<(&'static str, String)>,
     pub schema: &'static str,
     pub table: &'static str,
 }
@@ -85,8 +86,8 @@ impl Conn {
     pub fn new(name: &'static str, emulator: &Emulator) -> Self {
         Self {
             name,
-            config: emulator.config().clone(),
-            api_url: emulator.base_url(),
+            kind: emulator.config().kind,
+            keys: emulator.connection_keys(),
             schema: "neon_identity",
             table: "users_sync",
         }
@@ -101,20 +102,16 @@ impl Conn {
     }
 
     fn toml(&self) -> String {
-        let c = &self.config;
-        let creds = match c.kind {
-            ProviderKind::StackAuth => format!(
-                "provider = \"stack_auth\"\nproject_id = \"{}\"\nsecret_server_key = \"{}\"\n",
-                c.project_id, c.api_key
-            ),
-            ProviderKind::Clerk => {
-                format!("provider = \"clerk\"\nsecret_key = \"{}\"\n", c.api_key)
-            }
-        };
-        format!(
-            "[[connections]]\nname = \"{}\"\n{creds}schema = \"{}\"\ntable = \"{}\"\nwebhook_secret = \"{}\"\nreconcile_interval = \"0\"\napi_url = \"{}\"\n\n",
-            self.name, self.schema, self.table, c.webhook_secret, self.api_url
-        )
+        let mut text = format!(
+            "[[connections]]\nname = \"{}\"\nprovider = \"{}\"\nschema = \"{}\"\ntable = \"{}\"\nreconcile_interval = \"0\"\n",
+            self.name, self.kind, self.schema, self.table
+        );
+        // URLs and generated credentials: nothing to escape.
+        for (key, value) in &self.keys {
+            text.push_str(&format!("{key} = \"{value}\"\n"));
+        }
+        text.push('\n');
+        text
     }
 }
 
@@ -184,7 +181,7 @@ impl Server {
     }
 
     /// Has `emulator` deliver every change it makes from now on to
-    /// `connection`'s webhook, signed with its secret.
+    /// `connection`'s webhook, with its secret.
     pub fn auto_deliver(&self, emulator: &Emulator, connection: &str) {
         emulator
             .auto_deliver(Some(WebhookTarget {
@@ -268,12 +265,15 @@ async fn reported_address(child: &mut tokio::process::Child) -> String {
     base
 }
 
+/// A sender to `connection`'s webhook with the emulator's secret, delivering
+/// the way its provider does.
 pub fn sender(server: &Server, connection: &str, emulator: &Emulator) -> WebhookSender {
-    WebhookSender::new(WebhookTarget {
-        url: server.webhook_url(connection),
-        secret: emulator.config().webhook_secret.clone(),
-    })
-    .unwrap()
+    emulator
+        .sender(WebhookTarget {
+            url: server.webhook_url(connection),
+            secret: emulator.config().webhook_secret.clone(),
+        })
+        .unwrap()
 }
 
 /// Sends every event and asserts each was accepted.

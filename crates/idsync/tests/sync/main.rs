@@ -11,6 +11,8 @@ mod common;
 mod config;
 mod db_outage;
 mod migrate;
+mod okta;
+mod poison;
 mod reconcile;
 mod refresh;
 mod replicas;

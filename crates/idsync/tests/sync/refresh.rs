@@ -2,7 +2,7 @@
 //! provider's API, once per user however many notifications name them,
 //! and stay queued while the API fails.
 
-use idsync_core::{SqlIdent, UserId};
+use idsync_core::{EventType, MessageId, SqlIdent, UserId};
 use idsync_emulator::ProviderKind;
 use idsync_providers::{Provider, registry};
 use idsync_store::UsersTable;
@@ -24,8 +24,8 @@ fn table() -> UsersTable {
 
 fn notice(event: &str, user: &str) -> Notice {
     Notice {
-        event_id: event.to_owned(),
-        event_type: "user.lifecycle.activate".to_owned(),
+        event_id: MessageId::parse(event).unwrap(),
+        event_type: EventType::new("user.lifecycle.activate"),
         user_id: UserId::parse(user).unwrap(),
     }
 }

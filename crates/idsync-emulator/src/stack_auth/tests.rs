@@ -3,7 +3,7 @@ use std::collections::HashSet;
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
-use super::{per_minute, start};
+use crate::tests::{per_minute, start};
 use crate::{Emulator, ProviderKind};
 
 fn authed(emu: &Emulator, request: RequestBuilder) -> RequestBuilder {
@@ -54,12 +54,36 @@ async fn pagination_covers_every_user_exactly_once() {
     let all = emu.user_ids();
     assert_eq!(all.len(), 10_000);
     let users = emu.users();
-    let anonymous: HashSet<&str> = users
-        .iter()
-        .filter(|u| u["is_anonymous"] == json!(true))
-        .map(|u| u["id"].as_str().unwrap())
-        .collect();
+    let with = |field: &str| -> HashSet<&str> {
+        users
+            .iter()
+            .filter(|u| u[field] == json!(true))
+            .map(|u| u["id"].as_str().unwrap())
+            .collect()
+    };
+    let anonymous = with("is_anonymous");
     assert!((300..800).contains(&anonymous.len()), "{}", anonymous.len());
+    // Some sign-ups were restricted by a rule; listed only when asked.
+    let restricted = with("is_restricted");
+    assert!(restricted.len() > anonymous.len(), "{}", restricted.len());
+    assert!(restricted.len() < anonymous.len() + 300);
+    assert!(restricted.is_superset(&anonymous));
+    for user in &users {
+        // Stack's schema: a reason exactly when restricted, and admin
+        // details only with an admin restriction.
+        assert_eq!(
+            user["is_restricted"],
+            json!(user["restricted_reason"].is_object())
+        );
+        if user["restricted_by_admin"] != json!(true) {
+            assert!(user["restricted_by_admin_reason"].is_null(), "{user}");
+            assert!(
+                user["restricted_by_admin_private_details"].is_null(),
+                "{user}"
+            );
+        }
+        assert!(user["risk_scores"]["sign_up"]["bot"].as_u64().unwrap() <= 100);
+    }
     let signups: Vec<i64> = users
         .iter()
         .map(|u| u["signed_up_at_millis"].as_i64().unwrap())
@@ -70,7 +94,7 @@ async fn pagination_covers_every_user_exactly_once() {
     assert_eq!(list_all(&emu, 200, "&include_anonymous=true").await, all);
     let visible: Vec<String> = all
         .iter()
-        .filter(|id| !anonymous.contains(id.as_str()))
+        .filter(|id| !restricted.contains(id.as_str()))
         .cloned()
         .collect();
     assert_eq!(list_all(&emu, 200, "").await, visible);
@@ -334,5 +358,133 @@ async fn read_user_route_answers_the_user_or_user_not_found() {
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::TOO_MANY_REQUESTS, Some("RATE_LIMITED"))
+    );
+}
+
+#[tokio::test]
+async fn hexclave_headers_and_the_error_status_override() {
+    let emu = start(ProviderKind::StackAuth, 3, per_minute(3)).await;
+    let config = emu.config();
+    let hexclave = |request: RequestBuilder| {
+        request
+            .header("X-Hexclave-Access-Type", "server")
+            .header("X-Hexclave-Project-Id", &config.project_id)
+            .header("X-Hexclave-Secret-Server-Key", &config.api_key)
+    };
+    let url = format!("{}/api/v1/users", emu.base_url());
+    let response = hexclave(Client::new().get(&url)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // As the SDKs ask: errors come as 200, the real status in headers.
+    let missing = format!("{url}/{}", "00000000-0000-4000-8000-000000000000");
+    let response = hexclave(Client::new().get(&missing))
+        .header("X-Hexclave-Override-Error-Status", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers();
+    for name in ["x-stack-actual-status", "x-hexclave-actual-status"] {
+        assert_eq!(headers[name], "404");
+    }
+    for name in ["x-stack-known-error", "x-hexclave-known-error"] {
+        assert_eq!(headers[name], "USER_NOT_FOUND");
+    }
+
+    // Without the override the status is the real one.
+    let response = Client::new()
+        .get(&url)
+        .header("X-Hexclave-Access-Type", "server")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        response.headers()["x-hexclave-known-error"],
+        "ACCESS_TYPE_WITHOUT_PROJECT_ID"
+    );
+}
+
+#[tokio::test]
+async fn admin_restrictions_country_and_risk_scores() {
+    let emu = start(ProviderKind::StackAuth, 0, None).await;
+    let client = Client::new();
+    let url = format!("{}/api/v1/users", emu.base_url());
+    let response = authed(&emu, client.post(&url))
+        .json(&json!({ "display_name": "Kai", "country_code": " no " }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let user: Value = response.json().await.unwrap();
+    let fields = [
+        "is_restricted",
+        "restricted_reason",
+        "restricted_by_admin",
+        "restricted_by_admin_reason",
+        "restricted_by_admin_private_details",
+        "country_code",
+        "risk_scores",
+    ];
+    assert_eq!(
+        fields.map(|f| user[f].clone()),
+        [
+            json!(false),
+            Value::Null,
+            json!(false),
+            Value::Null,
+            Value::Null,
+            json!("NO"),
+            json!({ "sign_up": { "bot": 0, "free_trial_abuse": 0 } }),
+        ]
+    );
+    let user_url = format!("{url}/{}", user["id"].as_str().unwrap());
+
+    // A reason without the restriction is refused, as Stack's schema does.
+    let response = authed(&emu, client.patch(&user_url))
+        .json(&json!({ "restricted_by_admin_reason": "spam" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    let restrict = json!({
+        "restricted_by_admin": true,
+        "restricted_by_admin_reason": "spam",
+        "restricted_by_admin_private_details": "reported twice",
+    });
+    let response = authed(&emu, client.patch(&user_url))
+        .json(&restrict)
+        .send()
+        .await
+        .unwrap();
+    let user: Value = response.json().await.unwrap();
+    assert_eq!(user["is_restricted"], json!(true));
+    assert_eq!(
+        user["restricted_reason"],
+        json!({ "type": "restricted_by_administrator" })
+    );
+    assert_eq!(user["restricted_by_admin_reason"], json!("spam"));
+    // Restricted users are listed only when asked for.
+    let (_, page) = get(&emu, "/api/v1/users").await;
+    assert_eq!(page["items"], json!([]));
+    let (_, page) = get(&emu, "/api/v1/users?include_restricted=true").await;
+    assert_eq!(page["items"][0]["id"], user["id"]);
+
+    let response = authed(&emu, client.patch(&user_url))
+        .json(&json!({ "restricted_by_admin": false }))
+        .send()
+        .await
+        .unwrap();
+    let user: Value = response.json().await.unwrap();
+    assert_eq!(
+        fields.map(|f| user[f].clone())[..5],
+        [
+            json!(false),
+            Value::Null,
+            json!(false),
+            Value::Null,
+            Value::Null
+        ]
     );
 }

@@ -1,5 +1,4 @@
-//! Stack Auth: the server API's user routes (`/api/v1/users`), its user
-//! object, errors and webhook payloads, as its backend produces them.
+//! Stack Auth's server API user routes: list, read, create, update, delete.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,333 +7,31 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::get;
-use rand::Rng;
 use serde_json::{Value, json};
 
-use crate::config::{is_uuid, uuid_v4};
+use super::auth::authorize;
+use super::errors::{
+    ApiError, Reply, known_error, schema_error, status_error, user_not_found, wrong_type,
+};
+use super::user::{AdminRestriction, Fields, no_risk, set_restricted, stored, user_json};
 use crate::emulator::Core;
-use crate::request::{Body, BodyError, WrongType};
-use crate::seed;
-use crate::state::{Inner, Order, StoredUser};
+use crate::request::{Body, BodyError};
+use crate::state::{Inner, Order};
+use crate::uuid::{is_uuid, uuid_v4};
 
-pub(crate) fn routes() -> Router<Arc<Core>> {
+pub(super) const LIST_PATH: &str = "/api/v1/users";
+
+pub(super) fn routes() -> Router<Arc<Core>> {
     Router::new()
-        .route("/api/v1/users", get(list_users).post(create_user))
+        .route(LIST_PATH, get(list_users).post(create_user))
         .route(
             "/api/v1/users/{user_id}",
             get(read_user).patch(update_user).delete(delete_user),
         )
 }
-
-/// An error answer. Built into a response only at the end, which keeps
-/// the `Result`s small.
-enum ApiError {
-    /// Stack's "known error": `{code, details?, error}` plus the
-    /// `x-stack-known-error` header.
-    Known {
-        status: StatusCode,
-        code: &'static str,
-        message: String,
-        details: Option<Value>,
-    },
-    /// A plain `StatusError`, which Stack answers as text.
-    Plain {
-        status: StatusCode,
-        message: &'static str,
-    },
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        match self {
-            Self::Known {
-                status,
-                code,
-                message,
-                details,
-            } => {
-                let mut body = json!({ "code": code, "error": message });
-                if let Some(details) = details {
-                    body["details"] = details;
-                }
-                let mut response = (status, Json(body)).into_response();
-                response
-                    .headers_mut()
-                    .insert("x-stack-known-error", HeaderValue::from_static(code));
-                response
-            }
-            Self::Plain { status, message } => (status, message).into_response(),
-        }
-    }
-}
-
-type Reply = Result<Response, ApiError>;
-
-fn known_error(
-    status: StatusCode,
-    code: &'static str,
-    message: &str,
-    details: Option<Value>,
-) -> ApiError {
-    ApiError::Known {
-        status,
-        code,
-        message: message.to_owned(),
-        details,
-    }
-}
-
-fn schema_error(message: &str) -> ApiError {
-    known_error(
-        StatusCode::BAD_REQUEST,
-        "SCHEMA_ERROR",
-        message,
-        Some(json!({ "message": message })),
-    )
-}
-
-fn wrong_type(method: &str, path: &str, e: WrongType) -> ApiError {
-    schema_error(&format!(
-        "Request validation failed on {method} {path}:\n  - body.{} must be a `{}` type",
-        e.field, e.expected
-    ))
-}
-
-fn user_not_found() -> ApiError {
-    known_error(
-        StatusCode::NOT_FOUND,
-        "USER_NOT_FOUND",
-        "User not found.",
-        None,
-    )
-}
-
-fn status_error(status: StatusCode, message: &'static str) -> ApiError {
-    ApiError::Plain { status, message }
-}
-
-pub(crate) fn rate_limited() -> Response {
-    known_error(
-        StatusCode::TOO_MANY_REQUESTS,
-        "RATE_LIMITED",
-        "Too many requests. Please wait a moment and try again.",
-        None,
-    )
-    .into_response()
-}
-
-/// Checks the server-key headers in the order Stack's backend does.
-fn authorize(core: &Core, headers: &HeaderMap) -> Result<(), ApiError> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let server_key = header("x-stack-secret-server-key");
-    let admin_key = header("x-stack-super-secret-admin-key");
-    let client_key = header("x-stack-publishable-client-key");
-    let any_key = server_key.is_some()
-        || admin_key.is_some()
-        || client_key.is_some()
-        || header("x-stack-admin-access-token").is_some();
-    let bad_request = StatusCode::BAD_REQUEST;
-    let unauthorized = StatusCode::UNAUTHORIZED;
-    let Some(access_type) = header("x-stack-access-type") else {
-        return Err(if any_key {
-            known_error(
-                bad_request,
-                "PROJECT_KEY_WITHOUT_ACCESS_TYPE",
-                "Either an API key or an admin access token was provided, but the x-stack-access-type header is missing. Set it to 'client', 'server', or 'admin' as appropriate.",
-                None,
-            )
-        } else {
-            known_error(
-                bad_request,
-                "ACCESS_TYPE_REQUIRED",
-                "You must specify an access level for this Stack project. Make sure project API keys are provided (eg. x-stack-publishable-client-key) and you set the x-stack-access-type header to 'client', 'server', or 'admin'.",
-                None,
-            )
-        });
-    };
-    if !matches!(access_type, "client" | "server" | "admin") {
-        return Err(known_error(
-            bad_request,
-            "INVALID_ACCESS_TYPE",
-            &format!(
-                "The x-stack-access-type header must be 'client', 'server', or 'admin', but was '{access_type}'."
-            ),
-            None,
-        ));
-    }
-    let Some(project_id) = header("x-stack-project-id") else {
-        return Err(known_error(
-            bad_request,
-            "ACCESS_TYPE_WITHOUT_PROJECT_ID",
-            &format!(
-                "The x-stack-access-type header was '{access_type}', but the x-stack-project-id header was not provided."
-            ),
-            Some(json!({ "request_type": access_type })),
-        ));
-    };
-    let details = Some(json!({ "project_id": project_id }));
-    // Only the server key exists here: client and admin access always fail.
-    match (access_type, client_key, server_key, admin_key) {
-        ("client", None, _, _) => Err(known_error(
-            unauthorized,
-            "CLIENT_AUTHENTICATION_REQUIRED",
-            "The publishable client key must be provided.",
-            None,
-        )),
-        ("client", Some(_), _, _) => Err(known_error(
-            unauthorized,
-            "INVALID_PUBLISHABLE_CLIENT_KEY",
-            &format!(
-                "The publishable key is not valid for the project {project_id:?}. Does the project and/or the key exist?"
-            ),
-            details,
-        )),
-        ("admin", _, _, None) => Err(known_error(
-            unauthorized,
-            "ADMIN_AUTHENTICATION_REQUIRED",
-            "The super secret admin key must be provided.",
-            None,
-        )),
-        ("admin", _, _, Some(_)) => Err(known_error(
-            unauthorized,
-            "INVALID_SUPER_SECRET_ADMIN_KEY",
-            &format!(
-                "The super secret admin key is not valid for the project {project_id:?}. Does the project and/or the key exist?"
-            ),
-            details,
-        )),
-        (_, _, None, _) => Err(known_error(
-            unauthorized,
-            "SERVER_AUTHENTICATION_REQUIRED",
-            "The secret server key must be provided.",
-            None,
-        )),
-        (_, _, Some(key), _)
-            if key == core.config.api_key && project_id == core.config.project_id =>
-        {
-            Ok(())
-        }
-        (_, _, Some(_), _) => Err(known_error(
-            unauthorized,
-            "INVALID_SECRET_SERVER_KEY",
-            &format!(
-                "The secret server key is not valid for the project {project_id:?}. Does the project and/or the key exist?"
-            ),
-            details,
-        )),
-    }
-}
-
-// ---- the user object ----
-
-/// The pieces of a user that the server API lets one set.
-struct Fields {
-    display_name: Option<String>,
-    primary_email: Option<String>,
-    primary_email_verified: bool,
-    primary_email_auth_enabled: bool,
-    has_password: bool,
-    otp_auth_enabled: bool,
-    passkey_auth_enabled: bool,
-    is_anonymous: bool,
-    client_metadata: Value,
-    client_read_only_metadata: Value,
-    server_metadata: Value,
-}
-
-fn user_json(id: &str, f: Fields, signed_up_ms: i64, last_active_ms: i64) -> Value {
-    json!({
-        "id": id,
-        "primary_email": f.primary_email,
-        "primary_email_verified": f.primary_email_verified,
-        "primary_email_auth_enabled": f.primary_email_auth_enabled,
-        "display_name": f.display_name,
-        "selected_team": null,
-        "selected_team_id": null,
-        "profile_image_url": null,
-        "signed_up_at_millis": signed_up_ms,
-        "has_password": f.has_password,
-        "otp_auth_enabled": f.otp_auth_enabled,
-        "passkey_auth_enabled": f.passkey_auth_enabled,
-        "auth_with_email": f.has_password || f.otp_auth_enabled,
-        "requires_totp_mfa": false,
-        "client_metadata": f.client_metadata,
-        "client_read_only_metadata": f.client_read_only_metadata,
-        "server_metadata": f.server_metadata,
-        "last_active_at_millis": last_active_ms,
-        "is_anonymous": f.is_anonymous,
-        // Stack counts anonymous users as restricted (they must sign up first).
-        "is_restricted": f.is_anonymous,
-        "oauth_providers": [],
-    })
-}
-
-/// Wraps a user object for the store. Only an address used for sign-in
-/// must be unique in Stack Auth.
-fn stored(json: Value, updated_ms: i64) -> StoredUser {
-    let auth_email = json["primary_email_auth_enabled"]
-        .as_bool()
-        .unwrap_or(false)
-        .then(|| json["primary_email"].as_str().map(str::to_lowercase))
-        .flatten();
-    StoredUser {
-        created_ms: json["signed_up_at_millis"].as_i64().unwrap_or_default(),
-        updated_ms,
-        emails: auth_email.into_iter().collect(),
-        json,
-    }
-}
-
-pub(crate) fn generate(inner: &mut Inner, created_ms: i64, until_ms: i64) -> (String, StoredUser) {
-    let id = uuid_v4(&mut inner.rng);
-    let anonymous = inner.rng.random_bool(0.05);
-    let person = seed::person(&mut inner.rng);
-    let email = (!anonymous && inner.rng.random_bool(0.96))
-        .then(|| seed::fresh_email(inner, &person.handle));
-    let rng = &mut inner.rng;
-    let fields = Fields {
-        display_name: if anonymous { None } else { person.display },
-        primary_email_verified: email.is_some() && rng.random_bool(0.85),
-        primary_email_auth_enabled: email.is_some() && rng.random_bool(0.9),
-        primary_email: email,
-        has_password: !anonymous && rng.random_bool(0.6),
-        otp_auth_enabled: !anonymous && rng.random_bool(0.2),
-        passkey_auth_enabled: !anonymous && rng.random_bool(0.05),
-        is_anonymous: anonymous,
-        client_metadata: json!({}),
-        client_read_only_metadata: json!({}),
-        server_metadata: json!({}),
-    };
-    let last_active = rng.random_range(created_ms..=until_ms.max(created_ms));
-    let json = user_json(&id, fields, created_ms, last_active);
-    (id, stored(json, created_ms))
-}
-
-/// A new name, and now and then a new (unverified) primary email.
-pub(crate) fn changed(inner: &mut Inner, user: &StoredUser, now_ms: i64) -> StoredUser {
-    let mut json = user.json.clone();
-    let person = seed::different_person(&mut inner.rng, json["display_name"].as_str());
-    json["display_name"] = json!(person.display);
-    if !json["is_anonymous"].as_bool().unwrap_or(false) && inner.rng.random_bool(0.3) {
-        let handle = seed::person(&mut inner.rng).handle;
-        json["primary_email"] = json!(seed::fresh_email(inner, &handle));
-        json["primary_email_verified"] = json!(false);
-    }
-    stored(json, now_ms)
-}
-
-pub(crate) fn deleted(id: &str) -> Value {
-    json!({ "id": id, "teams": [] })
-}
-
-pub(crate) fn event_body(event_type: &str, data: Value) -> String {
-    json!({ "type": event_type, "data": data }).to_string()
-}
-
-// ---- routes ----
 
 /// Validated list query.
 struct ListQuery {
@@ -622,7 +319,12 @@ async fn create_user(State(core): State<Arc<Core>>, headers: HeaderMap, bytes: B
         primary_email_verified: verified,
         primary_email_auth_enabled: auth_enabled,
         primary_email: email,
+        restriction: AdminRestriction::default(),
+        // Set from the sign-up request, which an API call is not.
+        country_code: None,
+        risk_scores: no_risk(),
     };
+    let extras = Extras::parse(&body, "POST", LIST_PATH)?;
     let mut inner = core.lock();
     check_email_settings(
         &inner,
@@ -633,8 +335,9 @@ async fn create_user(State(core): State<Arc<Core>>, headers: HeaderMap, bytes: B
     )?;
     let id = uuid_v4(&mut inner.rng);
     let now = inner.now().timestamp_millis();
-    let user = stored(user_json(&id, fields, now, now), now);
-    let json = core.add(&mut inner, &id, user);
+    let mut json = user_json(&id, fields, now, now);
+    extras.apply(&mut json);
+    let json = core.add(&mut inner, &id, stored(json, now));
     Ok((StatusCode::CREATED, Json(json)).into_response())
 }
 
@@ -649,6 +352,7 @@ async fn update_user(
     let body = parse_body(&bytes)?;
     let path = format!("/api/v1/users/{user_id}");
     let bad = |e| wrong_type("PATCH", &path, e);
+    let extras = Extras::parse(&body, "PATCH", &path)?;
     let mut inner = core.lock();
     let mut json = inner
         .store
@@ -690,6 +394,7 @@ async fn update_user(
         json["auth_with_email"] =
             json!(password.is_some() || json["otp_auth_enabled"] == json!(true));
     }
+    extras.apply(&mut json);
     check_email_settings(
         &inner,
         &user_id,
@@ -716,4 +421,104 @@ async fn delete_user(
         return Err(user_not_found());
     }
     Ok(Json(json!({ "success": true })).into_response())
+}
+
+/// The admin-restriction, country and risk fields, which create and update
+/// take alike. Absent = unchanged; `Some(None)` = set to null.
+struct Extras {
+    restricted_by_admin: Option<bool>,
+    reason: Option<Option<String>>,
+    private_details: Option<Option<String>>,
+    country_code: Option<Option<String>>,
+    risk_scores: Option<Value>,
+}
+
+impl Extras {
+    fn parse(body: &Body, method: &str, path: &str) -> Result<Self, ApiError> {
+        let bad = |e| wrong_type(method, path, e);
+        let invalid = |what: &str| {
+            schema_error(&format!(
+                "Request validation failed on {method} {path}:\n  - {what}"
+            ))
+        };
+        let extras = Self {
+            restricted_by_admin: body.bool("restricted_by_admin").map_err(bad)?,
+            reason: body.string("restricted_by_admin_reason").map_err(bad)?,
+            private_details: body
+                .string("restricted_by_admin_private_details")
+                .map_err(bad)?,
+            country_code: body.string("country_code").map_err(bad)?,
+            risk_scores: body.object("risk_scores").map_err(bad)?,
+        };
+        // Stack's `restricted_by_admin_consistency` test, on the body alone.
+        if extras.restricted_by_admin != Some(true) {
+            for (field, value) in [
+                ("restricted_by_admin_reason", &extras.reason),
+                (
+                    "restricted_by_admin_private_details",
+                    &extras.private_details,
+                ),
+            ] {
+                if matches!(value, Some(Some(_))) {
+                    return Err(invalid(&format!(
+                        "{field} must be null when restricted_by_admin is not true"
+                    )));
+                }
+            }
+        }
+        let country_code = match extras.country_code {
+            Some(Some(code)) => {
+                let code = code.trim().to_uppercase();
+                if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+                    return Err(invalid("body.country_code must be a 2-letter country code"));
+                }
+                Some(Some(code))
+            }
+            other => other,
+        };
+        if let Some(scores) = &extras.risk_scores {
+            let valid = |name: &str| {
+                scores["sign_up"][name]
+                    .as_u64()
+                    .is_some_and(|score| score <= 100)
+            };
+            if !(valid("bot") && valid("free_trial_abuse")) {
+                return Err(invalid(
+                    "body.risk_scores.sign_up.bot and free_trial_abuse must be integers from 0 to 100",
+                ));
+            }
+        }
+        Ok(Self {
+            country_code,
+            ..extras
+        })
+    }
+
+    fn apply(self, user: &mut Value) {
+        if let Some(on) = self.restricted_by_admin {
+            user["restricted_by_admin"] = json!(on);
+            if !on {
+                // The reason and notes exist only while restricted.
+                user["restricted_by_admin_reason"] = Value::Null;
+                user["restricted_by_admin_private_details"] = Value::Null;
+            }
+        }
+        let fields = [
+            ("restricted_by_admin_reason", self.reason),
+            ("restricted_by_admin_private_details", self.private_details),
+            ("country_code", self.country_code),
+        ];
+        for (field, value) in fields {
+            if let Some(value) = value {
+                user[field] = json!(value);
+            }
+        }
+        if let Some(scores) = self.risk_scores {
+            user["risk_scores"] = json!({ "sign_up": {
+                "bot": scores["sign_up"]["bot"],
+                "free_trial_abuse": scores["sign_up"]["free_trial_abuse"],
+            } });
+        }
+        set_restricted(user);
+    }
 }

@@ -1,5 +1,5 @@
-//! Clerk: the Backend API's user routes (`/v1/users`), its user object,
-//! errors and webhook envelopes.
+//! Clerk's Backend API user routes: list, count, read, create, update,
+//! delete.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,119 +9,31 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::get;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::Rng;
 use serde_json::{Value, json};
 
+use super::errors::{ApiError, Reply, error, invalid_param, not_found, wrong_type};
+use super::events::deleted;
+use super::user::{Fields, Verified, email_id, email_json, stored, touch, user_json};
 use crate::emulator::Core;
-use crate::request::{Body, BodyError, WrongType};
-use crate::state::{Inner, Order, StoredUser};
-use crate::{ksuid, seed};
+use crate::ksuid;
+use crate::request::{Body, BodyError};
+use crate::state::Order;
 
+pub(super) const LIST_PATH: &str = "/v1/users";
 const MAX_LIMIT: usize = 500;
 const DEFAULT_LIMIT: usize = 10;
 const MIN_PASSWORD_LEN: usize = 8;
-/// Clerk's webhook `event_attributes.http_request.user_agent`: the browser
-/// of whoever caused the change.
-const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
 
-pub(crate) fn routes() -> Router<Arc<Core>> {
+pub(super) fn routes() -> Router<Arc<Core>> {
     Router::new()
-        .route("/v1/users", get(list_users).post(create_user))
+        .route(LIST_PATH, get(list_users).post(create_user))
         .route("/v1/users/count", get(count_users))
         .route(
             "/v1/users/{user_id}",
             get(read_user).patch(update_user).delete(delete_user),
         )
-}
-
-/// Clerk's error shape: `{"errors":[{message, long_message, code, meta?}],
-/// "clerk_trace_id"}`. Built into a response only at the end, which keeps
-/// the `Result`s small.
-struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: &'static str,
-    long_message: String,
-    meta: Option<Value>,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut entry = json!({
-            "message": self.message,
-            "long_message": self.long_message,
-            "code": self.code,
-        });
-        if let Some(meta) = self.meta {
-            entry["meta"] = meta;
-        }
-        let trace = format!("{:032x}", rand::rng().random::<u128>());
-        let body = json!({ "errors": [entry], "clerk_trace_id": trace });
-        (self.status, Json(body)).into_response()
-    }
-}
-
-type Reply = Result<Response, ApiError>;
-
-fn error(
-    status: StatusCode,
-    code: &'static str,
-    message: &'static str,
-    long_message: &str,
-    meta: Option<Value>,
-) -> ApiError {
-    ApiError {
-        status,
-        code,
-        message,
-        long_message: long_message.to_owned(),
-        meta,
-    }
-}
-
-fn invalid_param(param: &str, long_message: &str) -> ApiError {
-    error(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "form_param_value_invalid",
-        "is invalid",
-        long_message,
-        Some(json!({ "param_name": param })),
-    )
-}
-
-fn wrong_type(e: WrongType) -> ApiError {
-    error(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "form_param_format_invalid",
-        "is invalid",
-        &format!("{} must be a {}", e.field, e.expected),
-        Some(json!({ "param_name": e.field })),
-    )
-}
-
-fn not_found() -> ApiError {
-    error(
-        StatusCode::NOT_FOUND,
-        "resource_not_found",
-        "not found",
-        "Resource not found",
-        None,
-    )
-}
-
-pub(crate) fn rate_limited() -> Response {
-    error(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_requests",
-        "Too many requests",
-        "Too many requests, please retry later",
-        None,
-    )
-    .into_response()
 }
 
 fn authorize(core: &Core, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -140,216 +52,6 @@ fn authorize(core: &Core, headers: &HeaderMap) -> Result<(), ApiError> {
         None,
     ))
 }
-
-// ---- the user object ----
-
-fn email_json(id: &str, address: &str, strategy: &str) -> Value {
-    json!({
-        "id": id,
-        "object": "email_address",
-        "email_address": address,
-        "reserved": false,
-        "verification": { "status": "verified", "strategy": strategy, "attempts": null, "expire_at": null },
-        "linked_to": [],
-    })
-}
-
-fn email_id(inner: &mut Inner, at_ms: i64) -> String {
-    format!(
-        "idn_{}",
-        ksuid::generate(at_ms.div_euclid(1000), &mut inner.rng)
-    )
-}
-
-struct Fields {
-    first_name: Option<String>,
-    last_name: Option<String>,
-    username: Option<String>,
-    emails: Vec<Value>,
-    primary_email_address_id: Option<String>,
-    password_enabled: bool,
-    external_id: Option<String>,
-    public_metadata: Value,
-    private_metadata: Value,
-    unsafe_metadata: Value,
-    last_sign_in_ms: Option<i64>,
-}
-
-fn user_json(core: &Core, id: &str, f: Fields, created_ms: i64, updated_ms: i64) -> Value {
-    // Clerk's default avatar URL encodes which instance and user it is for.
-    let avatar = json!({ "type": "default", "iid": core.instance_id, "rid": id }).to_string();
-    json!({
-        "id": id,
-        "object": "user",
-        "username": f.username,
-        "first_name": f.first_name,
-        "last_name": f.last_name,
-        "image_url": format!("https://img.clerk.com/{}", URL_SAFE_NO_PAD.encode(avatar)),
-        "profile_image_url": "https://www.gravatar.com/avatar?d=mp",
-        "has_image": false,
-        "primary_email_address_id": f.primary_email_address_id,
-        "primary_phone_number_id": null,
-        "primary_web3_wallet_id": null,
-        "password_enabled": f.password_enabled,
-        "two_factor_enabled": false,
-        "totp_enabled": false,
-        "backup_code_enabled": false,
-        "email_addresses": f.emails,
-        "phone_numbers": [],
-        "web3_wallets": [],
-        "passkeys": [],
-        "external_accounts": [],
-        "saml_accounts": [],
-        "external_id": f.external_id,
-        "public_metadata": f.public_metadata,
-        "private_metadata": f.private_metadata,
-        "unsafe_metadata": f.unsafe_metadata,
-        "last_sign_in_at": f.last_sign_in_ms,
-        "last_active_at": f.last_sign_in_ms,
-        "banned": false,
-        "locked": false,
-        "lockout_expires_in_seconds": null,
-        "verification_attempts_remaining": 100,
-        "delete_self_enabled": true,
-        "create_organization_enabled": true,
-        "created_at": created_ms,
-        "updated_at": updated_ms,
-    })
-}
-
-/// Wraps a user object for the store; every address must be unique.
-fn stored(json: Value) -> StoredUser {
-    let emails = json["email_addresses"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["email_address"].as_str())
-        .map(str::to_lowercase)
-        .collect();
-    StoredUser {
-        created_ms: json["created_at"].as_i64().unwrap_or_default(),
-        updated_ms: json["updated_at"].as_i64().unwrap_or_default(),
-        emails,
-        json,
-    }
-}
-
-pub(crate) fn generate(
-    core: &Core,
-    inner: &mut Inner,
-    created_ms: i64,
-    until_ms: i64,
-) -> (String, StoredUser) {
-    let id = format!(
-        "user_{}",
-        ksuid::generate(created_ms.div_euclid(1000), &mut inner.rng)
-    );
-    let person = seed::person(&mut inner.rng);
-    let email_count = match inner.rng.random_range(0..100) {
-        0..4 => 0,
-        4..16 => inner.rng.random_range(2..=3),
-        _ => 1,
-    };
-    let mut emails = Vec::new();
-    for _ in 0..email_count {
-        let idn = email_id(inner, created_ms);
-        let address = seed::fresh_email(inner, &person.handle);
-        emails.push(email_json(&idn, &address, "email_code"));
-    }
-    // With several addresses the primary is often not the first one.
-    let primary = match emails.len() {
-        0 => None,
-        1 => Some(0),
-        n => Some(inner.rng.random_range(1..n)),
-    };
-    let username = inner.rng.random_bool(0.3).then(|| {
-        let serial = inner.next_serial();
-        format!("{}{serial}", person.handle.replace('.', "_"))
-    });
-    let rng = &mut inner.rng;
-    let until_ms = until_ms.max(created_ms);
-    let updated_ms = rng.random_range(created_ms..=until_ms);
-    let fields = Fields {
-        first_name: person.first,
-        last_name: person.last,
-        username,
-        primary_email_address_id: primary.and_then(|i| emails[i]["id"].as_str().map(str::to_owned)),
-        emails,
-        password_enabled: rng.random_bool(0.7),
-        external_id: None,
-        public_metadata: json!({}),
-        private_metadata: json!({}),
-        unsafe_metadata: json!({}),
-        last_sign_in_ms: rng
-            .random_bool(0.85)
-            .then(|| rng.random_range(created_ms..=until_ms)),
-    };
-    let json = user_json(core, &id, fields, created_ms, updated_ms);
-    (id, stored(json))
-}
-
-/// `updated_at` strictly increases per user, even within one millisecond.
-fn touch(json: &mut Value, now_ms: i64) {
-    let previous = json["updated_at"].as_i64().unwrap_or(i64::MIN);
-    json["updated_at"] = json!(now_ms.max(previous.saturating_add(1)));
-}
-
-/// A new name, and now and then a new primary email address.
-pub(crate) fn changed(inner: &mut Inner, user: &StoredUser, now_ms: i64) -> StoredUser {
-    let mut json = user.json.clone();
-    let current = [json["first_name"].as_str(), json["last_name"].as_str()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let person = loop {
-        let person = seed::person(&mut inner.rng);
-        let name = [person.first.as_deref(), person.last.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-        if name != current {
-            break person;
-        }
-    };
-    json["first_name"] = json!(person.first);
-    json["last_name"] = json!(person.last);
-    if inner.rng.random_bool(0.3) {
-        let idn = email_id(inner, now_ms);
-        let address = seed::fresh_email(inner, &person.handle);
-        if let Some(list) = json["email_addresses"].as_array_mut() {
-            list.push(email_json(&idn, &address, "email_code"));
-            // Keep at most three: drop the oldest, which is never the new primary.
-            if list.len() > 3 {
-                list.remove(0);
-            }
-        }
-        json["primary_email_address_id"] = json!(idn);
-    }
-    touch(&mut json, now_ms);
-    stored(json)
-}
-
-pub(crate) fn deleted(id: &str) -> Value {
-    json!({ "object": "user", "id": id, "deleted": true })
-}
-
-pub(crate) fn event_body(core: &Core, event_type: &str, data: Value, now_ms: i64) -> String {
-    json!({
-        "data": data,
-        "object": "event",
-        "type": event_type,
-        "timestamp": now_ms,
-        "instance_id": core.instance_id,
-        "event_attributes": {
-            "http_request": { "client_ip": "127.0.0.1", "user_agent": USER_AGENT },
-        },
-    })
-    .to_string()
-}
-
-// ---- routes ----
 
 struct ListQuery {
     limit: usize,
@@ -547,7 +249,7 @@ async fn create_user(State(core): State<Arc<Core>>, headers: HeaderMap, bytes: B
     );
     let emails: Vec<Value> = addresses
         .iter()
-        .map(|address| email_json(&email_id(&mut inner, now), address, "admin"))
+        .map(|address| email_json(&email_id(&mut inner, now), address, Verified::Admin, now))
         .collect();
     let fields = Fields {
         first_name,
@@ -612,11 +314,12 @@ async fn update_user(
         }
         json["primary_email_address_id"] = json!(primary);
     }
+    let now = inner.now().timestamp_millis();
     if let Some(password) = body.string("password").map_err(wrong_type)? {
         check_password(&password)?;
         json["password_enabled"] = json!(password.is_some());
+        json["password_last_updated_at"] = json!(password.is_some().then_some(now));
     }
-    let now = inner.now().timestamp_millis();
     touch(&mut json, now);
     let json = core.replace(&mut inner, &user_id, stored(json));
     Ok(Json(json).into_response())

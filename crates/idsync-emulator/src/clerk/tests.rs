@@ -3,7 +3,7 @@ use std::collections::HashSet;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-use super::{per_minute, start};
+use crate::tests::{per_minute, start};
 use crate::{Emulator, ProviderKind};
 
 async fn send(
@@ -300,4 +300,51 @@ async fn read_user_route_answers_the_user_or_resource_not_found() {
     let (status, body) = get(&emu, &format!("/v1/users/{id}")).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["errors"][0]["code"], json!("too_many_requests"));
+}
+
+#[tokio::test]
+async fn users_carry_every_field_the_sdk_models_require() {
+    let emu = start(ProviderKind::Clerk, 50, None).await;
+    let (_, created) = send(
+        &emu,
+        reqwest::Method::POST,
+        "/v1/users",
+        Some(json!({ "email_address": ["kai@example.com"], "password": "correct horse" })),
+    )
+    .await;
+    let required = [
+        "mfa_enabled_at",
+        "mfa_disabled_at",
+        "enterprise_accounts",
+        "legal_accepted_at",
+        "last_active_at",
+        "lockout_expires_in_seconds",
+        "verification_attempts_remaining",
+    ];
+    for user in emu.users() {
+        for field in required {
+            assert!(user.get(field).is_some(), "{field} missing in {user}");
+        }
+        for email in user["email_addresses"].as_array().unwrap() {
+            assert!(email["created_at"].is_i64() && email["updated_at"].is_i64());
+            let verification = &email["verification"];
+            // Seeded users verified their addresses with an emailed code.
+            let expected = if user["id"] == created["id"] {
+                ("verification_admin", "admin")
+            } else {
+                ("verification_otp", "email_code")
+            };
+            assert_eq!(
+                (
+                    verification["object"].as_str(),
+                    verification["strategy"].as_str()
+                ),
+                (Some(expected.0), Some(expected.1)),
+                "{verification}"
+            );
+            assert!(verification.get("attempts").is_some());
+            assert!(verification.get("expire_at").is_some());
+        }
+    }
+    assert!(created["password_last_updated_at"].is_i64());
 }

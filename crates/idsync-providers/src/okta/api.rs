@@ -1,0 +1,316 @@
+//! Okta's Users API with an SSWS API token: listed 200 at a time by
+//! following the `link: <…>; rel="next"` header exactly as given, read,
+//! created, changed, deactivated and deleted.
+//!
+//! Okta's rate limits are per endpoint and announced on every answer
+//! (`X-Rate-Limit-Remaining`, `X-Rate-Limit-Reset` in epoch seconds): when
+//! none are left the client waits for the reset before its next request,
+//! instead of running into a 429 (which it also waits out).
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use idsync_core::{Secret, Version};
+use reqwest::header::HeaderMap;
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{Value, json};
+
+use super::user::read_change;
+use crate::manage::{NewUser, UserUpdate, split_name, user_path};
+use crate::provider::Page;
+use crate::{ApiError, RetryPolicy, http_client};
+
+/// Users per list request: Okta's default and largest.
+pub const PAGE_SIZE: u32 = 200;
+
+/// Okta's default list leaves deprovisioned users out, so a listing is two
+/// passes: the default list, then the deprovisioned users.
+const PHASES: [Phase; 2] = [Phase::Listed, Phase::Deprovisioned];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Listed,
+    Deprovisioned,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Listed => "listed",
+            Self::Deprovisioned => "deprovisioned",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        PHASES.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// Client of one Okta org's `/api/v1/users`.
+#[derive(Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    org_url: String,
+    token: Secret,
+    retry: RetryPolicy,
+    /// No request before this instant: the rate limit's reset.
+    paused_until: Mutex<Option<std::time::Instant>>,
+}
+
+impl Client {
+    pub fn new(org_url: &str, token: Secret, retry: RetryPolicy) -> Self {
+        Self {
+            http: http_client::client(),
+            org_url: org_url.trim_end_matches('/').to_owned(),
+            token,
+            retry,
+            paused_until: Mutex::new(None),
+        }
+    }
+
+    /// `{org_url}{path}`, for a path under `/api/v1`.
+    pub(super) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.org_url)
+    }
+
+    fn users_url(&self) -> String {
+        format!("{}/api/v1/users", self.org_url)
+    }
+
+    fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        self.http
+            .request(method, url)
+            .header("Authorization", format!("SSWS {}", self.token.expose()))
+            .header("Accept", "application/json")
+    }
+
+    /// Waits out a rate limit announced by an earlier answer.
+    async fn pace(&self) {
+        let until = self.paused_until.lock().map(|g| *g).unwrap_or(None);
+        if let Some(until) = until {
+            tokio::time::sleep_until(until.into()).await;
+        }
+    }
+
+    /// Notes the rate limit an answer announces.
+    fn observe(&self, headers: &HeaderMap) {
+        let number =
+            |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
+        let (Some(remaining), Some(reset)) = (
+            number("x-rate-limit-remaining"),
+            number("x-rate-limit-reset"),
+        ) else {
+            return;
+        };
+        if remaining > 0 {
+            return;
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let wait = Duration::from_secs(reset.saturating_sub(now)).min(self.retry.max_wait);
+        tracing::info!(
+            wait_ms = wait.as_millis() as u64,
+            "Okta rate limit used up; pausing until its reset"
+        );
+        if let Ok(mut until) = self.paused_until.lock() {
+            *until = Some(std::time::Instant::now() + wait);
+        }
+    }
+
+    pub(super) async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<Response, ApiError> {
+        self.pace().await;
+        let policy = self.retry.for_method(&method);
+        let resp = http_client::send(&policy, url, || {
+            let req = self.request(method.clone(), url);
+            match body {
+                Some(b) => req.json(b),
+                None => req,
+            }
+        })
+        .await?;
+        self.observe(resp.headers());
+        Ok(resp)
+    }
+
+    /// The first page of a phase.
+    fn first_url(&self, phase: Phase) -> String {
+        match phase {
+            Phase::Listed => format!("{}?limit={PAGE_SIZE}", self.users_url()),
+            Phase::Deprovisioned => format!(
+                "{}?limit={PAGE_SIZE}&filter=status%20eq%20%22DEPROVISIONED%22",
+                self.users_url()
+            ),
+        }
+    }
+
+    /// One page. The cursor holds the phase and the URL of its next page.
+    pub async fn list_page(&self, cursor: Option<&Value>) -> Result<Page, ApiError> {
+        let phase = cursor
+            .and_then(|c| c.get("phase"))
+            .and_then(Value::as_str)
+            .and_then(Phase::parse)
+            .unwrap_or(Phase::Listed);
+        let url = cursor
+            .and_then(|c| c.get("url"))
+            .and_then(Value::as_str)
+            .map_or_else(|| self.first_url(phase), str::to_owned);
+        let asked = Version::now();
+        let resp = self.send(Method::GET, &url, None).await?;
+        let next_link = next_link(resp.headers());
+        let body = http_client::json(resp).await?;
+        let users = body
+            .as_array()
+            .ok_or_else(|| ApiError::Body("expected a JSON array of users".to_owned()))?;
+        let changes = users
+            .iter()
+            .map(|u| read_change(u, asked))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = match next_link {
+            Some(link) => {
+                // The token goes only to the org it was configured for.
+                if !link.starts_with(&format!("{}/", self.org_url)) {
+                    return Err(ApiError::Body(format!(
+                        "the next page link {link:?} leaves {}",
+                        self.org_url
+                    )));
+                }
+                Some(json!({ "phase": phase.name(), "url": link }))
+            }
+            None => match phase {
+                Phase::Listed => Some(json!({ "phase": Phase::Deprovisioned.name() })),
+                Phase::Deprovisioned => None,
+            },
+        };
+        Ok(Page { changes, next })
+    }
+
+    pub async fn get_user(&self, id: &str) -> Result<Option<Value>, ApiError> {
+        self.pace().await;
+        let url = format!("{}{}", self.users_url(), user_path(id)?);
+        let resp =
+            http_client::send_optional(&self.retry, &url, || self.request(Method::GET, &url))
+                .await?;
+        // The refresher's reads count against the limit too.
+        self.observe(resp.headers());
+        http_client::read_optional(resp, |body| body["errorCode"] == "E0000007").await
+    }
+
+    pub async fn create_user(&self, user: &NewUser) -> Result<Value, ApiError> {
+        // Okta's default profile requires both names.
+        let Some((first, Some(last))) = user.name.as_deref().map(split_name) else {
+            return Err(ApiError::Unsupported(
+                "Okta users need a first and a last name: give a name of at least two words",
+            ));
+        };
+        let mut body = json!({
+            "profile": {
+                "firstName": first,
+                "lastName": last,
+                "email": user.email,
+                "login": user.email,
+            }
+        });
+        if let Some(p) = &user.password {
+            body["credentials"] = json!({ "password": { "value": p } });
+        }
+        let url = format!("{}?activate=true", self.users_url());
+        let resp = self.send(Method::POST, &url, Some(&body)).await?;
+        http_client::json(resp).await
+    }
+
+    /// A partial profile update (Okta's `POST /api/v1/users/{id}`).
+    pub async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<Value, ApiError> {
+        let mut profile = json!({});
+        if let Some(n) = &update.name {
+            let (first, Some(last)) = split_name(n) else {
+                return Err(ApiError::Unsupported(
+                    "Okta users need a first and a last name: give a name of at least two words",
+                ));
+            };
+            profile["firstName"] = json!(first);
+            profile["lastName"] = json!(last);
+        }
+        if let Some(e) = &update.email {
+            profile["email"] = json!(e);
+        }
+        let url = format!("{}{}", self.users_url(), user_path(id)?);
+        let resp = self
+            .send(Method::POST, &url, Some(&json!({ "profile": profile })))
+            .await?;
+        http_client::json(resp).await
+    }
+
+    /// Okta deletes in two steps: the first `DELETE` deactivates
+    /// (`DEPROVISIONED`), the second deletes.
+    pub async fn delete_user(&self, id: &str) -> Result<(), ApiError> {
+        let url = format!("{}{}", self.users_url(), user_path(id)?);
+        let deprovisioned = self
+            .get_user(id)
+            .await?
+            .is_some_and(|u| u["status"] == "DEPROVISIONED");
+        if !deprovisioned {
+            self.send(Method::DELETE, &url, None).await?;
+        }
+        self.send(Method::DELETE, &url, None).await?;
+        Ok(())
+    }
+}
+
+/// The `rel="next"` URL of a `link` header (Okta sends one header per
+/// link, or several in one, comma-separated).
+pub fn next_link(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|link| {
+            let (target, params) = link.split_once(';')?;
+            let is_next = params
+                .split(';')
+                .any(|p| p.trim().replace(' ', "") == "rel=\"next\"");
+            let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+            is_next.then(|| target.to_owned())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_links_are_found_as_okta_sends_them() {
+        let mut h = HeaderMap::new();
+        h.append(
+            "link",
+            "<https://dev-1.okta.com/api/v1/users?limit=200>; rel=\"self\""
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(next_link(&h), None);
+        h.append(
+            "link",
+            "<https://dev-1.okta.com/api/v1/users?after=00ubfjQEMYBLRUWIEDKK&limit=200>; rel=\"next\""
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            next_link(&h).as_deref(),
+            Some("https://dev-1.okta.com/api/v1/users?after=00ubfjQEMYBLRUWIEDKK&limit=200")
+        );
+        let mut one = HeaderMap::new();
+        one.insert(
+            "link",
+            "<https://o/a?x=1>; rel=\"self\", <https://o/a?after=2>; rel=\"next\""
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(next_link(&one).as_deref(), Some("https://o/a?after=2"));
+    }
+}

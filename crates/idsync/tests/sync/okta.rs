@@ -1,0 +1,337 @@
+//! Okta end to end: backfill through the Users API (link paging, the
+//! deprovisioned users listed apart, rate limits), and event hooks whose
+//! events name users the refresher then fetches.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use idsync_emulator::{Delivery, Emulator, ProviderKind, WebhookEvent, WebhookTarget};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::common::*;
+
+const TABLE: &str = "neon_identity.users_sync";
+const CONNECTION: &str = "okta";
+
+fn deprovisioned(user: &Value) -> bool {
+    user["status"] == "DEPROVISIONED"
+}
+
+/// How the table differs from the emulated org, if it does: every user has
+/// a row, soft-deleted exactly when deprovisioned, live rows hold the user
+/// as the API returns it (and with `deleted_json`, deleted rows too), and
+/// every other row is soft-deleted.
+async fn mismatch(pool: &PgPool, emu: &Emulator, deleted_json: bool) -> Option<String> {
+    let rows: BTreeMap<String, Row> = rows(pool, TABLE)
+        .await
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
+    let users = emu.users();
+    for user in &users {
+        let id = user["id"].as_str().unwrap_or_default();
+        let Some(row) = rows.get(id) else {
+            return Some(format!("user {id} has no row"));
+        };
+        if row.deleted != deprovisioned(user) {
+            return Some(format!(
+                "user {id} ({}): deleted = {}",
+                user["status"], row.deleted
+            ));
+        }
+        if (!row.deleted || deleted_json) && &row.raw_json != user {
+            return Some(format!("user {id}: raw_json differs"));
+        }
+    }
+    let known: std::collections::HashSet<&str> =
+        users.iter().filter_map(|u| u["id"].as_str()).collect();
+    rows.values()
+        .find(|r| !r.deleted && !known.contains(r.id.as_str()))
+        .map(|r| format!("row {} is live but Okta has no such user", r.id))
+}
+
+/// Polls until the table mirrors the org. The refresher works through its
+/// queue at its own pace, so the deadline is generous.
+async fn converged(pool: &PgPool, emu: &Emulator) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let Some(problem) = mismatch(pool, emu, false).await else {
+            return;
+        };
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the table never converged: {problem}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// List pages a backfill fetches: the default list, then the deprovisioned.
+fn pages(emu: &Emulator) -> u64 {
+    let users = emu.users();
+    let gone = users.iter().filter(|u| deprovisioned(u)).count();
+    let listed = users.len() - gone;
+    (listed.div_ceil(200) + gone.div_ceil(200)) as u64
+}
+
+#[tokio::test]
+async fn okta_backfill_of_2500_users_is_exact() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Okta, 2_500).await;
+    let gone = emu.users().iter().filter(|u| deprovisioned(u)).count();
+    assert!(gone > 50, "some users are deprovisioned: {gone}");
+    let cfg = config(&db.url, &[Conn::new(CONNECTION, &emu)]);
+    let out = cli(&cfg.path(), &["backfill"]).await;
+    assert!(
+        out.status.success(),
+        "backfill failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(pages(&emu), 13);
+    assert_eq!(emu.list_request_count(), 13, "each page fetched once");
+    assert_eq!(mismatch(&db.pool, &emu, true).await, None);
+    assert_eq!(
+        count(
+            &db.pool,
+            &format!("SELECT count(*) FROM {TABLE} WHERE deleted_at IS NOT NULL")
+        )
+        .await,
+        gone as i64
+    );
+
+    // A second run changes nothing.
+    let out = cli(&cfg.path(), &["backfill"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        stdout.contains("0 added, 0 updated, 0 deleted, 2500 unchanged"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn rate_limited_okta_backfill_still_completes() {
+    let db = postgres().await;
+    // 5 + 1 pages at one request a second: every answer says none are
+    // left, so the client waits for each reset (or is refused and waits).
+    let emu = slow_emulator(ProviderKind::Okta, 1_000).await;
+    let cfg = config(&db.url, &[Conn::new(CONNECTION, &emu)]);
+    let out = cli(&cfg.path(), &["backfill"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mismatch(&db.pool, &emu, true).await, None);
+    assert!(emu.list_request_count() >= pages(&emu));
+}
+
+/// Calls the emulated Users API with the org's token.
+async fn api(emu: &Emulator, method: reqwest::Method, path: &str) -> StatusCode {
+    reqwest::Client::new()
+        .request(method, format!("{}{path}", emu.base_url()))
+        .header("authorization", format!("SSWS {}", emu.config().api_key))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// At least `n` events of every kind the hook carries: sign-ups, profile
+/// edits, deletes, and lifecycle operations through the API.
+async fn make_events(emu: &Emulator, n: usize, seed: u64) -> Vec<WebhookEvent> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut events = Vec::new();
+    while events.len() < n {
+        let ids = emu.user_ids();
+        let id = &ids[rng.random_range(0..ids.len())];
+        let status = emu.user(id).unwrap()["status"].as_str().unwrap().to_owned();
+        let op = match (rng.random_range(0..10), status.as_str()) {
+            (0..5, _) => None,
+            (5, "ACTIVE") => Some("suspend"),
+            (5, "SUSPENDED") => Some("unsuspend"),
+            (6, "DEPROVISIONED" | "STAGED") => Some("activate"),
+            (6 | 7, _) => Some("deactivate"),
+            (8, "DEPROVISIONED") => Some("delete"),
+            _ => None,
+        };
+        match op {
+            None => {
+                emu.random_change();
+            }
+            Some("delete") => {
+                let answer =
+                    api(emu, reqwest::Method::DELETE, &format!("/api/v1/users/{id}")).await;
+                assert_eq!(answer, StatusCode::NO_CONTENT);
+            }
+            Some(op) => {
+                let path = format!("/api/v1/users/{id}/lifecycle/{op}");
+                let answer = api(emu, reqwest::Method::POST, &path).await;
+                assert_eq!(answer, StatusCode::OK, "{op} of a {status} user");
+            }
+        }
+        events.extend(emu.take_events());
+    }
+    events
+}
+
+#[tokio::test]
+async fn event_hooks_in_shuffled_duplicated_batches_converge() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Okta, 500).await;
+    let cfg = config(&db.url, &[Conn::new(CONNECTION, &emu)]);
+    let server = serve(&cfg).await;
+    backfilled(&db.pool, 1).await;
+
+    let events = make_events(&emu, 2_000, 11).await;
+    let kinds: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e.event_type.as_str()).collect();
+    assert!(kinds.len() >= 7, "{kinds:?}");
+    let outcomes = sender(&server, CONNECTION, &emu)
+        .send_all(
+            &events,
+            Delivery::Shuffled {
+                duplicates: 0.2,
+                seed: 5,
+            },
+        )
+        .await;
+    let sent = events.len() + (events.len() as f64 * 0.2).round() as usize;
+    assert_eq!(outcomes.len(), sent.div_ceil(50), "batches of 50");
+    for (delivery, outcome) in &outcomes {
+        assert_eq!(outcome.as_ref().ok(), Some(&StatusCode::OK), "{delivery}");
+    }
+    converged(&db.pool, &emu).await;
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM idsync.deliveries WHERE connection = 'okta'"
+        )
+        .await,
+        events.len() as i64,
+        "each event recorded once"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_or_missing_authorization_is_refused_and_records_nothing() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Okta, 5).await;
+    let cfg = config(&db.url, &[Conn::new(CONNECTION, &emu)]);
+    let server = serve(&cfg).await;
+    backfilled(&db.pool, 1).await;
+    let id = emu.user_ids()[0].clone();
+    emu.update_user(&id).unwrap();
+    let events = emu.take_events();
+
+    let wrong = emu
+        .sender(WebhookTarget {
+            url: server.webhook_url(CONNECTION),
+            secret: "whsec_not-the-secret".into(),
+        })
+        .unwrap();
+    assert_eq!(
+        wrong.send(&events[0]).await.unwrap(),
+        StatusCode::UNAUTHORIZED
+    );
+    let body = json!({
+        "eventType": "com.okta.event_hook",
+        "data": {"events": [serde_json::from_str::<Value>(&events[0].body).unwrap()]},
+    });
+    let missing = reqwest::Client::new()
+        .post(server.webhook_url(CONNECTION))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    for table in ["idsync.deliveries", "idsync.refresh_queue"] {
+        assert_eq!(
+            count(&db.pool, &format!("SELECT count(*) FROM {table}")).await,
+            0,
+            "{table}"
+        );
+    }
+
+    // The same event with the secret is taken.
+    let right = sender(&server, CONNECTION, &emu);
+    assert_eq!(right.send(&events[0]).await.unwrap(), StatusCode::OK);
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM idsync.deliveries").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_verification_request_is_answered_exactly() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Okta, 0).await;
+    let cfg = config(&db.url, &[Conn::new(CONNECTION, &emu)]);
+    let server = serve(&cfg).await;
+    let http = reqwest::Client::new();
+    let answer = http
+        .get(server.webhook_url(CONNECTION))
+        .header("x-okta-verification-challenge", "X1UoasMA-ko4ACqgstRtvN")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(
+        answer.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body, json!({"verification": "X1UoasMA-ko4ACqgstRtvN"}));
+
+    let unchallenged = http
+        .get(server.webhook_url(CONNECTION))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        unchallenged.status().is_client_error(),
+        "{}",
+        unchallenged.status()
+    );
+}
+
+#[tokio::test]
+async fn events_taken_while_the_api_is_down_are_refreshed_once_it_is_back() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Okta, 50).await;
+    let cfg = config(&db.url, &[Conn::new(CONNECTION, &emu)]);
+    let server = serve(&cfg).await;
+    backfilled(&db.pool, 1).await;
+
+    emu.set_unavailable(true);
+    for _ in 0..40 {
+        emu.random_change();
+    }
+    let events = emu.take_events();
+    let outcomes = sender(&server, CONNECTION, &emu)
+        .send_all(&events, Delivery::InOrder)
+        .await;
+    for (delivery, outcome) in &outcomes {
+        assert_eq!(outcome.as_ref().ok(), Some(&StatusCode::OK), "{delivery}");
+    }
+    wait_for_count(
+        &db.pool,
+        "SELECT count(*) FROM idsync.refresh_queue WHERE attempts > 0",
+        1,
+    )
+    .await;
+    assert!(mismatch(&db.pool, &emu, false).await.is_some());
+
+    emu.set_unavailable(false);
+    converged(&db.pool, &emu).await;
+    wait_for("the refresh queue to empty", async || {
+        count(&db.pool, "SELECT count(*) FROM idsync.refresh_queue").await == 0
+    })
+    .await;
+}
