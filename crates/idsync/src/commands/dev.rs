@@ -154,16 +154,29 @@ pub async fn run(args: &DevArgs, logs: LogFormat) -> Result<ExitCode> {
     );
     match changes_every {
         Some(every) => println!(
-            "The emulated project changes a user every {}; each change arrives as a signed webhook.",
+            "The emulated project changes a user every {}; each change arrives as a webhook.",
             humantime::format_duration(every)
         ),
         None => println!("No live changes (--changes-every 0)."),
     }
     println!("Press Ctrl-C to stop.\n");
 
+    let provider = config.connections[0].provider.clone();
+    let push_url = format!("http://{addr}/webhooks/{connection_name}");
     tokio::select! {
         served = super::serve::serve(listener, state) => served?,
-        () = super::emulate::change_stream(&emulator, changes_every) => {},
+        () = async {
+            // Where the provider's API can register the push endpoint
+            // (Okta's event hook), do it as `idsync connect` would, once
+            // idsync is serving the verification request.
+            if let Some(result) = provider.connect(&push_url, false).await {
+                match result {
+                    Ok(connected) => println!("Connected: {}", connected.state),
+                    Err(e) => println!("Could not connect {}: {e}", info.display_name),
+                }
+            }
+            super::emulate::change_stream(&emulator, changes_every).await;
+        } => {},
     }
     emulator.shutdown().await;
     pool.close().await;

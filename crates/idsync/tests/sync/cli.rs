@@ -131,8 +131,10 @@ async fn dev_starts_everything_syncs_and_stops_on_ctrl_c() {
         .unwrap();
     assert!(status.success(), "exit status after Ctrl-C: {status}");
     assert!(
-        dir.path().join(".idsync/pgdata/PG_VERSION").exists(),
-        "data kept under ./.idsync"
+        dir.path()
+            .join(".idsync/stack_auth/pgdata/PG_VERSION")
+            .exists(),
+        "data kept under ./.idsync/stack_auth"
     );
     assert!(
         sqlx::PgPool::connect(&url).await.is_err(),
@@ -273,4 +275,27 @@ async fn logs_are_plain_text_when_redirected_or_json_on_request() {
         .find(|l| l["fields"]["message"] == "finished" && l["fields"]["job"] == "backfill")
         .unwrap_or_else(|| panic!("no progress events in {json}"));
     assert_eq!(finished["fields"]["seen"], 5);
+}
+
+#[tokio::test]
+async fn connect_prints_the_console_steps_where_the_provider_has_no_api_for_it() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Clerk, 0).await;
+    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
+    let out = cli(&cfg.path(), &["connect", "main"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("Clerk has no API to register webhook endpoints"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("/webhooks/main"), "{stdout}");
+    assert!(stdout.contains("Configure → Webhooks"), "{stdout}");
+    let unknown = cli(&cfg.path(), &["connect", "nope"]).await;
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("no connection named \"nope\""),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
 }

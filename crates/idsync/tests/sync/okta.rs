@@ -335,3 +335,95 @@ async fn events_taken_while_the_api_is_down_are_refreshed_once_it_is_back() {
     })
     .await;
 }
+
+/// `idsync connect` with `public_url` pointing at the running server.
+async fn connect(cfg: &ConfigDir, public_url: &str, extra: &[&str]) -> (bool, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_idsync"))
+        .arg("--config")
+        .arg(cfg.path())
+        .arg("connect")
+        .arg(CONNECTION)
+        .args(extra)
+        .env_remove("DATABASE_URL")
+        .env("IDSYNC_PUBLIC_URL", public_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test]
+async fn connect_registers_verifies_and_activates_the_event_hook_once() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Okta, 0).await;
+    let cfg = config(&db.url, &[Conn::new(CONNECTION, &emu)]);
+    let server = serve(&cfg).await;
+    let hooks = || async {
+        let keys: BTreeMap<&str, String> = emu.connection_keys().into_iter().collect();
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/eventHooks", emu.base_url()))
+            .header("authorization", format!("SSWS {}", keys["api_token"]))
+            .send()
+            .await
+            .unwrap()
+            .json::<Vec<Value>>()
+            .await
+            .unwrap()
+    };
+
+    let (ok, dry) = connect(&cfg, &server.base, &["--dry-run"]).await;
+    assert!(ok, "{dry}");
+    assert!(dry.contains("would create event hook"), "{dry}");
+    assert!(hooks().await.is_empty(), "a dry run changes nothing");
+
+    let (ok, first) = connect(&cfg, &server.base, &[]).await;
+    assert!(ok, "{first}");
+    assert!(first.contains("did create event hook"), "{first}");
+    assert!(first.contains("ACTIVE, VERIFIED"), "{first}");
+    let registered = hooks().await;
+    assert_eq!(registered.len(), 1);
+    let hook = &registered[0];
+    assert_eq!(
+        hook["channel"]["config"]["uri"],
+        server.webhook_url(CONNECTION)
+    );
+    assert_eq!(hook["verificationStatus"], "VERIFIED");
+    assert_eq!(hook["status"], "ACTIVE");
+    let events: Vec<&str> = hook["events"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(events.contains(&"user.lifecycle.deactivate"), "{events:?}");
+    assert!(
+        events.contains(&"user.account.update_profile"),
+        "{events:?}"
+    );
+
+    let (ok, second) = connect(&cfg, &server.base, &[]).await;
+    assert!(ok, "{second}");
+    assert!(second.contains("nothing to change"), "{second}");
+    assert_eq!(hooks().await.len(), 1, "no second hook");
+}
+
+#[tokio::test]
+async fn connect_explains_a_hook_okta_cannot_verify() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Okta, 0).await;
+    let cfg = config(&db.url, &[Conn::new(CONNECTION, &emu)]);
+    let server = serve(&cfg).await;
+    // Okta must reach idsync: a public_url where nothing listens fails
+    // verification, and connect says so instead of claiming success.
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let (ok, text) = connect(&cfg, &nowhere, &[]).await;
+    drop(server);
+    assert!(!ok, "{text}");
+    assert!(text.contains("could not set up Okta's push"), "{text}");
+}
