@@ -46,6 +46,10 @@ fn shown(hook: &Value) -> Value {
         .and_then(Value::as_object_mut)
     {
         auth.remove("value");
+        // Okta answers the header name lowercased.
+        if let Some(Value::String(key)) = auth.get_mut("key") {
+            *key = key.to_ascii_lowercase();
+        }
     }
     hook
 }

@@ -45,7 +45,10 @@ fn matches(hook: &Value, uri: &str) -> bool {
     wanted.sort_unstable();
     hook["name"] == HOOK_NAME
         && hook["channel"]["config"]["uri"] == uri
-        && hook["channel"]["config"]["authScheme"]["key"] == "Authorization"
+        // Okta shows the header name lowercased.
+        && hook["channel"]["config"]["authScheme"]["key"]
+            .as_str()
+            .is_some_and(|k| k.eq_ignore_ascii_case("authorization"))
         && events == wanted
 }
 
@@ -167,6 +170,8 @@ mod tests {
             .as_object_mut()
             .unwrap()
             .remove("value");
+        assert!(matches(&shown, "https://idsync.example.com/webhooks/okta"));
+        shown["channel"]["config"]["authScheme"]["key"] = json!("authorization");
         assert!(matches(&shown, "https://idsync.example.com/webhooks/okta"));
         assert!(!matches(&shown, "https://other.example.com/webhooks/okta"));
         shown["events"]["items"] = json!(["user.lifecycle.create"]);
