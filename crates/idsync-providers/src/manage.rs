@@ -21,7 +21,8 @@ pub struct UserUpdate {
     pub email: Option<String>,
 }
 
-/// Splits a display name into Clerk's first and last name.
+/// Splits a display name into a first and a last name, for providers
+/// that keep them apart.
 pub(crate) fn split_name(name: &str) -> (&str, Option<&str>) {
     match name.trim().split_once(' ') {
         Some((first, last)) => (first, Some(last.trim())),
