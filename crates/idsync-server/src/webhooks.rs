@@ -20,6 +20,10 @@ use tokio::sync::Semaphore;
 use crate::error::HttpError;
 use crate::{AppState, ConnectionRuntime};
 
+/// How long a notified user waits before its fetch, so that a burst of
+/// events about it makes one fetch (Okta sends several per change).
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Largest accepted body. Provider user objects are a few KiB; Okta sends
 /// up to a few dozen events per request.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -168,9 +172,10 @@ async fn handle(
         ));
     }
     if !notices.is_empty() {
-        let queued = idsync_store::refresh::enqueue(&state.pool, conn.name.as_str(), &notices)
-            .await
-            .map_err(|e| unavailable(&e))?;
+        let queued =
+            idsync_store::refresh::enqueue(&state.pool, conn.name.as_str(), &notices, SETTLE)
+                .await
+                .map_err(|e| unavailable(&e))?;
         tracing::info!(
             events = notices.len(),
             queued,

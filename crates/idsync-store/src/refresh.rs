@@ -27,12 +27,17 @@ pub struct Notice {
     pub user_id: UserId,
 }
 
-/// Records `notices` and queues their users. Returns how many were new
-/// (redelivered event ids are logged once and queue nothing).
+/// Records `notices` and queues their users, due after `settle`. Returns how
+/// many were new (redelivered event ids are logged once and queue nothing).
+///
+/// `settle` coalesces bursts: a user already queued keeps its due time, so
+/// every notification about it within `settle` of the first is served by
+/// one fetch.
 pub async fn enqueue(
     pool: &PgPool,
     connection: &str,
     notices: &[Notice],
+    settle: Duration,
 ) -> Result<usize, StoreError> {
     let mut first: Vec<&Notice> = Vec::with_capacity(notices.len());
     let mut seen = std::collections::HashSet::new();
@@ -68,13 +73,14 @@ pub async fn enqueue(
     queued.sort();
     queued.dedup();
     sqlx::query(
-        "INSERT INTO idsync.refresh_queue (connection, user_id)
-         SELECT $1, u FROM UNNEST($2::text[]) AS u
+        "INSERT INTO idsync.refresh_queue (connection, user_id, due_at)
+         SELECT $1, u, now() + make_interval(secs => $3) FROM UNNEST($2::text[]) AS u
          ON CONFLICT (connection, user_id)
          DO UPDATE SET seq = idsync.refresh_queue.seq + 1",
     )
     .bind(connection)
     .bind(&queued)
+    .bind(settle.as_secs_f64())
     .execute(&mut *tx)
     .await?;
     let outcomes = vec!["queued"; fresh_ids.len()];

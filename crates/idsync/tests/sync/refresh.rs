@@ -2,6 +2,8 @@
 //! provider's API, once per user however many notifications name them,
 //! and stay queued while the API fails.
 
+use std::time::Duration;
+
 use idsync_core::{EventType, MessageId, SqlIdent, UserId};
 use idsync_emulator::ProviderKind;
 use idsync_providers::{Provider, registry};
@@ -69,11 +71,11 @@ async fn notified_users_are_fetched_once_each_and_missing_ones_deleted() {
         notice("e4", &ids[1]),
         notice("e5", &ids[2]),
     ];
-    let fresh = refresh::enqueue(&db.pool, CONNECTION, &notices)
+    let fresh = refresh::enqueue(&db.pool, CONNECTION, &notices, Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(fresh, 5);
-    let again = refresh::enqueue(&db.pool, CONNECTION, &notices[..1])
+    let again = refresh::enqueue(&db.pool, CONNECTION, &notices[..1], Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(again, 0, "a redelivered event queues nothing");
@@ -134,7 +136,7 @@ async fn a_notification_during_a_fetch_keeps_the_user_queued() {
         .await
         .unwrap();
     let id = emu.user_ids().remove(0);
-    refresh::enqueue(&db.pool, CONNECTION, &[notice("e1", &id)])
+    refresh::enqueue(&db.pool, CONNECTION, &[notice("e1", &id)], Duration::ZERO)
         .await
         .unwrap();
     let leased = refresh::lease(&db.pool, CONNECTION, 10, std::time::Duration::from_secs(60))
@@ -142,7 +144,7 @@ async fn a_notification_during_a_fetch_keeps_the_user_queued() {
         .unwrap();
     assert_eq!(leased.len(), 1);
     // Another replica takes a notification while this one fetches.
-    refresh::enqueue(&db.pool, CONNECTION, &[notice("e2", &id)])
+    refresh::enqueue(&db.pool, CONNECTION, &[notice("e2", &id)], Duration::ZERO)
         .await
         .unwrap();
     let provider = registry::configure("stack_auth", CONNECTION, emu.connection_keys()).unwrap();
@@ -173,7 +175,7 @@ async fn users_stay_queued_while_the_api_is_down() {
         (k, v)
     });
     let down = registry::configure("stack_auth", CONNECTION, keys).unwrap();
-    refresh::enqueue(&db.pool, CONNECTION, &[notice("e1", &id)])
+    refresh::enqueue(&db.pool, CONNECTION, &[notice("e1", &id)], Duration::ZERO)
         .await
         .unwrap();
 
@@ -216,4 +218,30 @@ async fn users_stay_queued_while_the_api_is_down() {
             failing: 0
         }
     );
+}
+
+#[tokio::test]
+async fn a_burst_about_one_user_waits_out_its_settle_time_as_one_fetch() {
+    let db = postgres().await;
+    let table = table();
+    idsync_store::migrate::migrate(&db.pool, std::slice::from_ref(&table))
+        .await
+        .unwrap();
+    let settle = Duration::from_secs(3600);
+    for event in ["e1", "e2", "e3"] {
+        refresh::enqueue(&db.pool, CONNECTION, &[notice(event, "00u1")], settle)
+            .await
+            .unwrap();
+    }
+    let stats = refresh::stats(&db.pool, CONNECTION).await.unwrap();
+    assert_eq!(stats.queued, 1, "three notifications, one queued user");
+    let leased = refresh::lease(&db.pool, CONNECTION, 10, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(leased.is_empty(), "not due before its settle time");
+    let seq: i64 = sqlx::query_scalar("SELECT seq FROM idsync.refresh_queue")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(seq, 3, "every notification counted");
 }
