@@ -141,6 +141,10 @@ pub async fn start_now(
                 kind,
                 idsync_sync::reconcile_locked(target, &progress, lock).await,
             ),
+            JobKind::IncrementalReconcile => report(
+                kind,
+                idsync_sync::incremental_reconcile_locked(target, &progress, lock).await,
+            ),
         };
     });
     Ok(())
