@@ -76,6 +76,7 @@ impl Fixture {
             provider,
             applier: applier.clone(),
             reconcile_interval: None,
+            full_reconcile_interval: None,
             refresh_wake: Default::default(),
         };
         let state = AppState::new(pool.clone(), vec![runtime]).with_metrics(metrics);

@@ -10,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use idsync_core::{Change, Version};
 use serde_json::Value;
@@ -105,6 +106,18 @@ pub trait Connector: Send + Sync + fmt::Debug {
     /// Fetches the page at `cursor` (`None` = the first page).
     fn list_page<'a>(&'a self, cursor: Option<&'a Value>) -> ApiFuture<'a, Page>;
 
+    /// Fetches a page of the users changed after `since`, deactivated ones
+    /// included (as deletes), paged like [`list_page`](Self::list_page);
+    /// `None` when the provider cannot list by change time. Users deleted
+    /// outright are not in it: only a full listing finds them.
+    fn list_changed_page<'a>(
+        &'a self,
+        _since: DateTime<Utc>,
+        _cursor: Option<&'a Value>,
+    ) -> Option<ApiFuture<'a, Page>> {
+        None
+    }
+
     /// The number of users, when the provider can tell it cheaply.
     fn total_users(&self) -> ApiFuture<'_, Option<u64>> {
         Box::pin(async { Ok(None) })
@@ -180,6 +193,29 @@ impl Provider {
 
     pub async fn list_page(&self, cursor: Option<&Value>) -> Result<Page, ApiError> {
         self.0.list_page(cursor).await
+    }
+
+    /// Whether [`list_changed_page`](Self::list_changed_page) works.
+    pub fn lists_changes(&self) -> bool {
+        // The call only builds a future; it is dropped unpolled.
+        self.0
+            .list_changed_page(DateTime::UNIX_EPOCH, None)
+            .is_some()
+    }
+
+    /// See [`Connector::list_changed_page`]; `Unsupported` when the
+    /// provider cannot.
+    pub async fn list_changed_page(
+        &self,
+        since: DateTime<Utc>,
+        cursor: Option<&Value>,
+    ) -> Result<Page, ApiError> {
+        match self.0.list_changed_page(since, cursor) {
+            Some(call) => call.await,
+            None => Err(ApiError::Unsupported(
+                "this provider cannot list the users changed since a time",
+            )),
+        }
     }
 
     pub async fn total_users(&self) -> Result<Option<u64>, ApiError> {

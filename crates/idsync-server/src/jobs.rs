@@ -1,5 +1,7 @@
 //! Background work inside `serve`: a first backfill for connections that
-//! never completed one, a reconcile every `reconcile_interval`, the
+//! never completed one, a reconcile every `reconcile_interval` (of only the
+//! changed users when the provider can list them and a full pass ran
+//! within `full_reconcile_interval`), the
 //! refresher of users queued by notifications, and pruning of the delivery
 //! log. Jobs take the connection's advisory lock; a replica
 //! that finds it taken skips the round.
@@ -8,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use idsync_store::runs::JobKind;
-use idsync_sync::{JobTarget, LogProgress, SyncError};
+use idsync_sync::{JobTarget, LogProgress, Pass, SyncError};
 use tokio::task::JoinSet;
 
 use crate::{AppState, ConnectionRuntime};
@@ -97,10 +99,25 @@ async fn connection_jobs(state: AppState, conn: Arc<ConnectionRuntime>) {
             tokio::time::sleep(every - since).await;
             continue;
         }
-        if !report(
-            JobKind::Reconcile,
-            idsync_sync::reconcile(target, &progress).await,
-        ) {
+        let pass = match idsync_sync::scheduled_pass(target, conn.full_reconcile_interval).await {
+            Ok(pass) => pass,
+            Err(e) => {
+                tracing::warn!(connection = name, error = %e, "could not read the reconcile schedule");
+                tokio::time::sleep(BACKFILL_RETRY).await;
+                continue;
+            }
+        };
+        let done = match pass {
+            Pass::Full => report(
+                JobKind::Reconcile,
+                idsync_sync::reconcile(target, &progress).await,
+            ),
+            Pass::Incremental => report(
+                JobKind::IncrementalReconcile,
+                idsync_sync::incremental_reconcile(target, &progress).await,
+            ),
+        };
+        if !done {
             // Busy or failed: a failed pass counts as the latest listing, a
             // busy one (an on-demand backfill) does not, so wait a little.
             tokio::time::sleep(BACKFILL_RETRY).await;
@@ -140,6 +157,10 @@ pub async fn start_now(
             JobKind::Reconcile => report(
                 kind,
                 idsync_sync::reconcile_locked(target, &progress, lock).await,
+            ),
+            JobKind::IncrementalReconcile => report(
+                kind,
+                idsync_sync::incremental_reconcile_locked(target, &progress, lock).await,
             ),
         };
     });

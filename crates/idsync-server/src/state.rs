@@ -22,6 +22,9 @@ pub struct ConnectionRuntime {
     pub applier: Applier,
     /// `None`: no periodic reconcile.
     pub reconcile_interval: Option<Duration>,
+    /// How often a periodic reconcile is a full one when the provider can
+    /// list only the changed users; `None`: only the first.
+    pub full_reconcile_interval: Option<Duration>,
     /// Wakes this connection's refresher when notifications are queued.
     pub refresh_wake: Arc<Notify>,
 }

@@ -75,6 +75,12 @@ CREATE TABLE idsync.refresh_totals (
     r#"
 ALTER TABLE idsync.errors ADD COLUMN message_id text;
 "#,
+    // 4, incremental_reconcile: a run kind listing only the changed users.
+    r#"
+ALTER TABLE idsync.sync_runs DROP CONSTRAINT sync_runs_kind_check;
+ALTER TABLE idsync.sync_runs ADD CONSTRAINT sync_runs_kind_check
+    CHECK (kind IN ('backfill', 'reconcile', 'incremental_reconcile'));
+"#,
 ];
 
 /// Creates or upgrades the bookkeeping schema and every users table.

@@ -14,6 +14,9 @@ pub enum JobKind {
     Backfill,
     /// A full listing that also repairs drift, deletions included.
     Reconcile,
+    /// Only the users changed since an earlier run, as the provider lists
+    /// them: repairs what changed, but finds no user deleted outright.
+    IncrementalReconcile,
 }
 
 /// Where a run stands. Stored as the `status` of `idsync.sync_runs`.
@@ -97,6 +100,7 @@ pub struct UnknownWord {
 text_enum!(JobKind {
     Backfill => "backfill",
     Reconcile => "reconcile",
+    IncrementalReconcile => "incremental_reconcile",
 });
 
 text_enum!(RunStatus {
@@ -267,9 +271,10 @@ pub async fn has_completed_backfill(pool: &PgPool, connection: &str) -> Result<b
     .await?)
 }
 
-/// Time since the connection's last full listing, by the database's clock:
-/// the start of its latest reconcile (whichever replica ran it, running or
-/// finished) or the end of a completed backfill. `None` if there was none.
+/// Time since the connection's last listing, by the database's clock: the
+/// start of its latest reconcile of either kind (whichever replica ran it,
+/// running or finished) or the end of a completed backfill. `None` if there
+/// was none.
 pub async fn since_last_listing(
     pool: &PgPool,
     connection: &str,
@@ -277,7 +282,7 @@ pub async fn since_last_listing(
     let seconds: Option<f64> = sqlx::query_scalar(
         "SELECT extract(epoch FROM now() - max(at))::float8 FROM (
              SELECT started_at AS at FROM idsync.sync_runs
-              WHERE connection = $1 AND kind = $2
+              WHERE connection = $1 AND kind IN ($2, $5)
              UNION ALL
              SELECT finished_at FROM idsync.sync_runs
               WHERE connection = $1 AND kind = $3 AND status = $4
@@ -287,9 +292,49 @@ pub async fn since_last_listing(
     .bind(JobKind::Reconcile)
     .bind(JobKind::Backfill)
     .bind(RunStatus::Completed)
+    .bind(JobKind::IncrementalReconcile)
     .fetch_one(pool)
     .await?;
-    Ok(seconds.map(|s| std::time::Duration::from_secs_f64(s.max(0.0))))
+    Ok(seconds.map(seconds_to_duration))
+}
+
+/// Time since the start of the connection's latest completed full
+/// reconcile (the pass that finds deletions), by the database's clock;
+/// `None` if none completed.
+pub async fn since_full_reconcile(
+    pool: &PgPool,
+    connection: &str,
+) -> Result<Option<std::time::Duration>, StoreError> {
+    let seconds: Option<f64> = sqlx::query_scalar(
+        "SELECT extract(epoch FROM now() - max(started_at))::float8 FROM idsync.sync_runs
+          WHERE connection = $1 AND kind = $2 AND status = $3",
+    )
+    .bind(connection)
+    .bind(JobKind::Reconcile)
+    .bind(RunStatus::Completed)
+    .fetch_one(pool)
+    .await?;
+    Ok(seconds.map(seconds_to_duration))
+}
+
+/// The start of the connection's latest completed run of any kind. Every
+/// kind lists each user it covers after it started, so a user changed since
+/// has a later update time: where an incremental pass can start from.
+pub async fn last_completed_start(
+    pool: &PgPool,
+    connection: &str,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT max(started_at) FROM idsync.sync_runs WHERE connection = $1 AND status = $2",
+    )
+    .bind(connection)
+    .bind(RunStatus::Completed)
+    .fetch_one(pool)
+    .await?)
+}
+
+fn seconds_to_duration(seconds: f64) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(seconds.max(0.0))
 }
 
 #[cfg(test)]
@@ -298,7 +343,11 @@ mod tests {
 
     #[test]
     fn stored_words_read_back_as_the_same_variant() {
-        for kind in [JobKind::Backfill, JobKind::Reconcile] {
+        for kind in [
+            JobKind::Backfill,
+            JobKind::Reconcile,
+            JobKind::IncrementalReconcile,
+        ] {
             assert_eq!(kind.as_str().parse::<JobKind>().ok(), Some(kind));
         }
         for status in [RunStatus::Running, RunStatus::Completed, RunStatus::Failed] {

@@ -16,7 +16,9 @@ pub struct ConnectionStatus {
     pub deleted_users: i64,
     pub last_webhook_at: Option<DateTime<Utc>>,
     pub last_backfill: Option<RunRow>,
+    /// The latest full reconcile.
     pub last_reconcile: Option<RunRow>,
+    pub last_incremental_reconcile: Option<RunRow>,
     pub recent_errors: Vec<ErrorRow>,
     /// Users named by notifications, waiting for or done by the refresher.
     pub refresh: RefreshStats,
@@ -48,6 +50,8 @@ pub async fn connection_status(
         last_webhook_at,
         last_backfill: runs::latest(pool, connection, JobKind::Backfill).await?,
         last_reconcile: runs::latest(pool, connection, JobKind::Reconcile).await?,
+        last_incremental_reconcile: runs::latest(pool, connection, JobKind::IncrementalReconcile)
+            .await?,
         recent_errors: errors::recent(pool, connection, 5).await?,
         refresh: refresh::stats(pool, connection).await?,
     })

@@ -1,19 +1,25 @@
 //! Work that reads users through a provider's API: [`backfill`] (first
 //! load, resumable) and [`reconcile`] (repair drift, including deletions no
-//! webhook announced) read the whole list and hold the connection's advisory
+//! webhook announced) read the whole list, [`incremental_reconcile`] only
+//! the users changed since the last run; they hold the connection's advisory
 //! lock, so across replicas at most one runs per connection; [`refresh`]
 //! fetches the users that notifications named.
 
 mod backfill;
+mod incremental;
 mod progress;
 mod reconcile;
 pub mod refresh;
 
 pub use backfill::{backfill, backfill_locked};
+pub use incremental::{
+    INCREMENTAL_MARGIN, Pass, choose_pass, incremental_reconcile, incremental_reconcile_locked,
+    incremental_reconcile_with_margin, scheduled_pass,
+};
 pub use progress::{LogProgress, Progress};
 pub use reconcile::{reconcile, reconcile_locked, reconcile_with_margin};
 
-use idsync_providers::{ApiError, Provider};
+use idsync_providers::{ApiError, Page, Provider};
 use idsync_store::lock::JobLock;
 use idsync_store::runs::{JobKind, RunCounts, RunStatus};
 use idsync_store::{PgPool, StoreError, UsersTable};
@@ -94,6 +100,20 @@ fn record_metrics(
     if let Ok(r) = result {
         metrics::gauge!("idsync_job_users_seen", &labels).set(r.counts.seen as f64);
     }
+}
+
+/// Applies a listed page and records it on the run, in one transaction.
+async fn apply_page(
+    target: JobTarget<'_>,
+    run_id: i64,
+    page: &Page,
+) -> Result<RunCounts, SyncError> {
+    let mut tx = target.pool.begin().await?;
+    let outcomes = idsync_store::apply::apply_changes(&mut tx, target.table, &page.changes).await?;
+    let c = count(&outcomes);
+    idsync_store::runs::record_page(&mut tx, run_id, page.next.as_ref(), c).await?;
+    tx.commit().await?;
+    Ok(c)
 }
 
 /// Adds a page's outcomes to counters.

@@ -8,7 +8,7 @@ use idsync_store::lock::JobLock;
 use idsync_store::runs::{self, JobKind, RunCounts};
 use idsync_store::users;
 
-use crate::{JobReport, JobTarget, Progress, SyncError, count, fail};
+use crate::{JobReport, JobTarget, Progress, SyncError, apply_page, count, fail};
 
 /// Unlisted users' changes applied per statement at the end of a pass.
 const CHUNK: usize = 1000;
@@ -112,12 +112,7 @@ async fn pass(
     loop {
         let page = target.provider.list_page(cursor.as_ref()).await?;
         seen.extend(page.changes.iter().map(|c| c.user_id.to_string()));
-        let mut tx = target.pool.begin().await?;
-        let outcomes = apply_changes(&mut tx, target.table, &page.changes).await?;
-        let c = count(&outcomes);
-        runs::record_page(&mut tx, run_id, page.next.as_ref(), c).await?;
-        tx.commit().await?;
-        counts += c;
+        counts += apply_page(target, run_id, &page).await?;
         progress.page(counts);
         match page.next {
             Some(next) => cursor = Some(next),

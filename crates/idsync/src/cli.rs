@@ -38,6 +38,14 @@ pub enum Command {
         /// Only this connection.
         #[arg(long)]
         connection: Option<String>,
+        /// List every user and soft-delete the ones the provider no longer
+        /// has (the default).
+        #[arg(long, conflicts_with = "incremental")]
+        full: bool,
+        /// List only the users changed since the last completed run: faster,
+        /// but finds no user deleted outright (Okta only).
+        #[arg(long)]
+        incremental: bool,
     },
     /// Show each connection's users, webhooks, jobs and recent errors.
     Status {

@@ -30,6 +30,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_SCHEMA: &str = "neon_identity";
 pub const DEFAULT_TABLE: &str = "users_sync";
 pub const DEFAULT_RECONCILE: &str = "1h";
+pub const DEFAULT_FULL_RECONCILE: &str = "24h";
 pub const DEFAULT_DELIVERY_RETENTION: &str = "7d";
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +71,10 @@ pub struct ConnectionConfig {
     pub provider: Provider,
     pub table: UsersTable,
     pub reconcile_interval: Option<Duration>,
+    /// How often a scheduled reconcile lists every user (finding users
+    /// deleted outright) rather than only the changed ones, for providers
+    /// that can list changes; `None`: only the first.
+    pub full_reconcile_interval: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -122,6 +127,7 @@ struct RawConnection {
     schema: Option<String>,
     table: Option<String>,
     reconcile_interval: Option<String>,
+    full_reconcile_interval: Option<String>,
     #[serde(flatten)]
     provider_keys: BTreeMap<String, serde_json::Value>,
 }
@@ -135,6 +141,7 @@ impl RawConnection {
             "schema" => &mut self.schema,
             "table" => &mut self.table,
             "reconcile_interval" => &mut self.reconcile_interval,
+            "full_reconcile_interval" => &mut self.full_reconcile_interval,
             _ => {
                 self.provider_keys
                     .insert(key.to_owned(), serde_json::Value::String(value));
@@ -522,6 +529,14 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
                 .map_err(|e| problems.push(format!("{at}.reconcile_interval: {e}")))
                 .ok()
                 .flatten();
+        let full_reconcile_interval = parse_interval(
+            c.full_reconcile_interval
+                .as_deref()
+                .unwrap_or(DEFAULT_FULL_RECONCILE),
+        )
+        .map_err(|e| problems.push(format!("{at}.full_reconcile_interval: {e}")))
+        .ok()
+        .flatten();
         let provider = provider(&at, c.provider.as_deref(), c.provider_keys, problems);
         if let (Some(name), Some(provider), Some(table)) = (name, provider, table) {
             connections.push(ConnectionConfig {
@@ -529,6 +544,7 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
                 provider,
                 table,
                 reconcile_interval,
+                full_reconcile_interval,
             });
         }
     }
@@ -562,6 +578,19 @@ mod tests {
             Err(ConfigError::Invalid(p)) => p,
             other => panic!("expected validation problems, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn full_reconcile_interval_defaults_to_a_day_and_is_taken_by_idsync() {
+        let okta = "[[connections]]\nname = \"main\"\nprovider = \"okta\"\norg_url = \"https://dev-1.okta.com\"\napi_token = \"t\"\nevent_hook_secret = \"s\"\n";
+        let full = |toml: &str, env: &[(&str, &str)]| {
+            load(toml, env).unwrap().connections[0].full_reconcile_interval
+        };
+        assert_eq!(full(okta, &[]), Some(Duration::from_secs(24 * 3600)));
+        let weekly = format!("{okta}full_reconcile_interval = \"7d\"\n");
+        assert_eq!(full(&weekly, &[]), Some(Duration::from_secs(7 * 24 * 3600)));
+        let env = [("IDSYNC_CONNECTIONS__MAIN__FULL_RECONCILE_INTERVAL", "0")];
+        assert_eq!(full(&weekly, &env), None);
     }
 
     #[test]

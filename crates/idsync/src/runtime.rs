@@ -22,6 +22,7 @@ pub fn connection(pool: &PgPool, c: &ConnectionConfig) -> ConnectionRuntime {
         provider: c.provider.clone(),
         applier: Applier::spawn(pool.clone(), c.name.to_string(), c.table.clone()),
         reconcile_interval: c.reconcile_interval,
+        full_reconcile_interval: c.full_reconcile_interval,
         refresh_wake: Default::default(),
     }
 }

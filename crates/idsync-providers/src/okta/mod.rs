@@ -10,6 +10,7 @@ mod event_hooks;
 mod hook;
 mod user;
 
+use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use idsync_core::{Change, Secret, Version};
 use serde_json::{Value, json};
@@ -137,6 +138,14 @@ impl Connector for Connection {
 
     fn list_page<'a>(&'a self, cursor: Option<&'a Value>) -> ApiFuture<'a, Page> {
         Box::pin(self.client.list_page(cursor))
+    }
+
+    fn list_changed_page<'a>(
+        &'a self,
+        since: DateTime<Utc>,
+        cursor: Option<&'a Value>,
+    ) -> Option<ApiFuture<'a, Page>> {
+        Some(Box::pin(self.client.list_changed_page(since, cursor)))
     }
 
     fn get_user<'a>(&'a self, id: &'a str) -> ApiFuture<'a, Option<Value>> {

@@ -23,7 +23,7 @@ fn word<T: std::fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Run {
     pub id: i64,
-    /// `backfill` or `reconcile`.
+    /// `backfill`, `reconcile` or `incremental_reconcile`.
     #[serde(serialize_with = "word")]
     #[schema(value_type = String)]
     pub kind: JobKind,
@@ -139,7 +139,10 @@ pub struct Status {
     pub deleted_users: i64,
     pub last_webhook_at: Option<DateTime<Utc>>,
     pub last_backfill: Option<Run>,
+    /// The latest full reconcile.
     pub last_reconcile: Option<Run>,
+    /// The latest reconcile of only the users changed since the last run.
+    pub last_incremental_reconcile: Option<Run>,
     pub recent_errors: Vec<RecordedError>,
     /// Users named by notifications, waiting for or done by the refresher.
     pub refresh: Refresh,
@@ -155,6 +158,7 @@ impl From<ConnectionStatus> for Status {
             last_webhook_at: s.last_webhook_at,
             last_backfill: s.last_backfill.map(Run::from),
             last_reconcile: s.last_reconcile.map(Run::from),
+            last_incremental_reconcile: s.last_incremental_reconcile.map(Run::from),
             recent_errors: s.recent_errors.into_iter().map(Into::into).collect(),
             refresh: s.refresh.into(),
         }

@@ -69,10 +69,14 @@ pub async fn overview(
 fn judge(s: &ConnectionStatus, rejections_last_hour: i64) -> (Health, Vec<String>) {
     let mut failing = Vec::new();
     let mut degraded = Vec::new();
-    let newest = [s.last_backfill.as_ref(), s.last_reconcile.as_ref()]
-        .into_iter()
-        .flatten()
-        .max_by_key(|r| r.started_at);
+    let newest = [
+        s.last_backfill.as_ref(),
+        s.last_reconcile.as_ref(),
+        s.last_incremental_reconcile.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .max_by_key(|r| r.started_at);
     if let Some(run) = newest
         && run.status == RunStatus::Failed
     {

@@ -71,6 +71,9 @@ fn connection_card(c: &ConnectionOverview) -> Markup {
             dl.runs {
                 dt { "Last backfill" } dd { (run_summary(s.last_backfill.as_ref(), false)) }
                 dt { "Last reconcile" } dd { (run_summary(s.last_reconcile.as_ref(), false)) }
+                @if let Some(run) = &s.last_incremental_reconcile {
+                    dt { "Last incremental" } dd { (run_summary(Some(run), false)) }
+                }
             }
             @if !c.reasons.is_empty() {
                 ul.reasons { @for r in &c.reasons { li { (r) } } }
@@ -128,6 +131,9 @@ pub(super) async fn connection_page(
             dl.runs {
                 dt { "Last backfill" } dd { (run_summary(s.last_backfill.as_ref(), true)) }
                 dt { "Last reconcile" } dd { (run_summary(s.last_reconcile.as_ref(), true)) }
+                @if let Some(run) = &s.last_incremental_reconcile {
+                    dt { "Last incremental" } dd { (run_summary(Some(run), true)) }
+                }
             }
             div.actions {
                 form method="post" action={ (base) "/backfill" } {
@@ -334,6 +340,7 @@ async fn start(
     let job = match kind {
         JobKind::Backfill => "Backfill",
         JobKind::Reconcile => "Reconcile",
+        JobKind::IncrementalReconcile => "Incremental reconcile",
     };
     let outcome = match service::start_job(&state, conn, kind).await {
         Ok(()) => Ok(format!("{job} started; reload to follow its progress.")),

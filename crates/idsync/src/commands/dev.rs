@@ -88,6 +88,7 @@ pub async fn run(args: &DevArgs, logs: LogFormat) -> Result<ExitCode> {
             SqlIdent::parse(DEFAULT_TABLE)?,
         ),
         reconcile_interval: Some(Duration::from_secs(300)),
+        full_reconcile_interval: Some(Duration::from_secs(24 * 3600)),
     };
     let config = Config {
         database_url: Some(Secret::new(database_url.clone())),

@@ -14,8 +14,19 @@ pub async fn backfill(config: Config, only: Option<&str>, logs: LogFormat) -> Re
     run(config, only, JobKind::Backfill, logs).await
 }
 
-pub async fn reconcile(config: Config, only: Option<&str>, logs: LogFormat) -> Result<ExitCode> {
-    run(config, only, JobKind::Reconcile, logs).await
+/// A full reconcile, or with `incremental` one of only the changed users.
+pub async fn reconcile(
+    config: Config,
+    only: Option<&str>,
+    incremental: bool,
+    logs: LogFormat,
+) -> Result<ExitCode> {
+    let kind = if incremental {
+        JobKind::IncrementalReconcile
+    } else {
+        JobKind::Reconcile
+    };
+    run(config, only, kind, logs).await
 }
 
 /// Runs the job on each selected connection in turn; exits non-zero if any
@@ -42,6 +53,9 @@ async fn run(
         let result: Result<JobReport, SyncError> = match job {
             JobKind::Backfill => idsync_sync::backfill(target, &progress).await,
             JobKind::Reconcile => idsync_sync::reconcile(target, &progress).await,
+            JobKind::IncrementalReconcile => {
+                idsync_sync::incremental_reconcile(target, &progress).await
+            }
         };
         match result {
             Ok(r) => println!(

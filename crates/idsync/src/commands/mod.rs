@@ -28,9 +28,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Backfill { connection } => {
             jobs::backfill(load()?, connection.as_deref(), cli.log_format).await
         }
-        Command::Reconcile { connection } => {
-            jobs::reconcile(load()?, connection.as_deref(), cli.log_format).await
-        }
+        Command::Reconcile {
+            connection,
+            full: _,
+            incremental,
+        } => jobs::reconcile(load()?, connection.as_deref(), *incremental, cli.log_format).await,
         Command::Status { json } => status::run(load()?, *json).await,
         Command::Connect {
             connection,

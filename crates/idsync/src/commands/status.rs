@@ -61,6 +61,9 @@ fn print_text(s: &ConnectionStatus) {
     );
     println!("  last backfill:  {}", run_line(s.last_backfill.as_ref()));
     println!("  last reconcile: {}", run_line(s.last_reconcile.as_ref()));
+    if let Some(run) = &s.last_incremental_reconcile {
+        println!("  last incremental reconcile: {}", run_line(Some(run)));
+    }
     let r = &s.refresh;
     if r.queued + r.done > 0 {
         println!(

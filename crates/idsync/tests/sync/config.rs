@@ -39,6 +39,10 @@ async fn bad_configuration_exits_non_zero_naming_the_key() {
             "connections[0] (main).reconcile_interval: \"every hour\" is not a duration",
         ),
         (
+            stack("full_reconcile_interval = \"daily\"\n"),
+            "connections[0] (main).full_reconcile_interval: \"daily\" is not a duration",
+        ),
+        (
             format!(
                 "{}\n[[connections]]\nname = \"second\"\nprovider = \"clerk\"\nsecret_key = \"sk_test_x\"\nwebhook_secret = \"{SECRET}\"\n",
                 stack("")

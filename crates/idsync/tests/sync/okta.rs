@@ -427,3 +427,156 @@ async fn connect_explains_a_hook_okta_cannot_verify() {
     assert!(!ok, "{text}");
     assert!(text.contains("could not set up Okta's push"), "{text}");
 }
+
+/// The table apart from the rows of `except`, as text.
+async fn others(pool: &PgPool, except: &[&str]) -> String {
+    sqlx::query_scalar(&format!(
+        "SELECT string_agg(t::text, E'\\n' ORDER BY id) FROM {TABLE} t WHERE id <> ALL($1)"
+    ))
+    .bind(except)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Runs `incremental` or a full reconcile of the configured connection in
+/// this process, with no margin: the emulator and the database read the
+/// same clock, and the changes are made later on the emulator's.
+async fn reconcile_now(
+    cfg: &ConfigDir,
+    pool: &PgPool,
+    incremental: bool,
+) -> idsync_store::runs::RunCounts {
+    let config = idsync::config::Config::load_from(&cfg.path(), true, std::iter::empty()).unwrap();
+    let conn = &config.connections[0];
+    let target = idsync_sync::JobTarget {
+        pool,
+        connection: conn.name.as_str(),
+        table: &conn.table,
+        provider: &conn.provider,
+    };
+    let progress = idsync_sync::LogProgress::new(CONNECTION);
+    let margin = chrono::TimeDelta::zero();
+    let report = if incremental {
+        idsync_sync::incremental_reconcile_with_margin(target, &progress, margin).await
+    } else {
+        idsync_sync::reconcile_with_margin(target, &progress, margin).await
+    };
+    report.unwrap().counts
+}
+
+fn deleted_at_is_set(id: &str) -> String {
+    format!("SELECT count(*) FROM {TABLE} WHERE id = '{id}' AND deleted_at IS NOT NULL")
+}
+
+/// Changes Okta announced to nobody: the incremental pass lists only the
+/// changed users (one page instead of the whole org), applies them,
+/// deactivations included, and leaves the rest alone; a user deleted
+/// outright is not in any listing of changes, so only the full pass finds it.
+#[tokio::test]
+async fn incremental_reconcile_applies_only_the_changed_users() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Okta, 1_000).await;
+    let cfg = config(&db.url, &[Conn::new(CONNECTION, &emu)]);
+    assert!(cli(&cfg.path(), &["backfill"]).await.status.success());
+
+    emu.set_emit_webhooks(false);
+    // The emulator's clock is the database's (one host, no offset): these
+    // changes are later than the backfill's start and earlier than the
+    // start of every pass below.
+    let live: Vec<String> = emu
+        .users()
+        .iter()
+        .filter(|u| u["status"] == "ACTIVE")
+        .map(|u| u["id"].as_str().unwrap().to_owned())
+        .collect();
+    let (updated, deactivated, gone) = ([&live[0], &live[1]], &live[2], &live[3]);
+    for id in updated {
+        emu.update_user(id).unwrap();
+    }
+    let path = format!("/api/v1/users/{deactivated}/lifecycle/deactivate");
+    assert_eq!(
+        api(&emu, reqwest::Method::POST, &path).await,
+        StatusCode::OK
+    );
+    let created = emu.create_user()["id"].as_str().unwrap().to_owned();
+    assert!(emu.delete_user(gone));
+    assert!(emu.take_events().is_empty());
+    let changed = [updated[0].as_str(), updated[1], deactivated, &created, gone];
+    let untouched = others(&db.pool, &changed).await;
+
+    let before = emu.list_request_count();
+    let counts = reconcile_now(&cfg, &db.pool, true).await;
+    assert_eq!(
+        emu.list_request_count() - before,
+        1,
+        "one page of changes, not {} pages",
+        pages(&emu)
+    );
+    assert_eq!(
+        (
+            counts.seen,
+            counts.added,
+            counts.updated,
+            counts.deleted,
+            counts.unchanged
+        ),
+        (4, 1, 2, 1, 0),
+        "{counts:?}"
+    );
+    assert_eq!(others(&db.pool, &changed).await, untouched);
+    assert_eq!(count(&db.pool, &deleted_at_is_set(deactivated)).await, 1);
+    assert_eq!(
+        mismatch(&db.pool, &emu, false).await,
+        Some(format!("row {gone} is live but Okta has no such user")),
+        "everything else matches (a deactivated row keeps its last live profile)"
+    );
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM idsync.sync_runs
+              WHERE kind = 'incremental_reconcile' AND status = 'completed' AND seen = 4"
+        )
+        .await,
+        1
+    );
+
+    let before = emu.list_request_count();
+    let counts = reconcile_now(&cfg, &db.pool, false).await;
+    assert_eq!(emu.list_request_count() - before, pages(&emu));
+    assert_eq!(counts.deleted, 1, "{counts:?}");
+    assert_eq!(count(&db.pool, &deleted_at_is_set(gone)).await, 1);
+    assert_eq!(mismatch(&db.pool, &emu, false).await, None);
+
+    // The next incremental pass starts from the full one: nothing changed.
+    let before = emu.list_request_count();
+    let counts = reconcile_now(&cfg, &db.pool, true).await;
+    assert_eq!((emu.list_request_count() - before, counts.seen), (1, 0));
+}
+
+/// A provider that cannot list changed users gets full passes only: asked
+/// for an incremental one, `idsync reconcile` says so and records no run.
+#[tokio::test]
+async fn stack_auth_cannot_reconcile_incrementally() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::StackAuth, 5).await;
+    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
+    assert!(cli(&cfg.path(), &["backfill"]).await.status.success());
+    let out = cli(&cfg.path(), &["reconcile", "--incremental"]).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot list the users changed since a time"),
+        "{stderr}"
+    );
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM idsync.sync_runs WHERE kind <> 'backfill'"
+        )
+        .await,
+        0
+    );
+    let out = cli(&cfg.path(), &["reconcile", "--full"]).await;
+    assert!(out.status.success());
+}
