@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use idsync_providers::ApiError;
 use idsync_providers::manage::{NewUser, UserUpdate};
+use idsync_providers::{ApiError, Connected};
 use idsync_store::StoreError;
 use idsync_store::deliveries::{self, DeliveryRow};
 use idsync_store::errors::{self, ErrorRow};
@@ -240,6 +240,19 @@ pub async fn update_user(
 /// change arrives.
 pub async fn delete_user(conn: &ConnectionRuntime, id: &str) -> Result<(), AdminError> {
     conn.provider.delete_user(id).await.map_err(about_user(id))
+}
+
+/// Points the provider's pushes at this connection's webhook URL through
+/// its API (or, with `dry_run`, says what that would change); `None` when
+/// the provider's API cannot (its setup steps are done by hand).
+pub async fn connect(
+    state: &AppState,
+    conn: &ConnectionRuntime,
+    dry_run: bool,
+) -> Option<Result<Connected, AdminError>> {
+    let url = format!("{}/webhooks/{}", state.public_url, conn.name);
+    let result = conn.provider.connect(&url, dry_run).await?;
+    Some(result.map_err(AdminError::from))
 }
 
 /// Starts a job in the background, unless one runs for this connection

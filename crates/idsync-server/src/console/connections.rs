@@ -93,6 +93,9 @@ pub(super) async fn connection_page(
     let c = service::connection_overview(&state, &conn).await?;
     let deliveries =
         service::recent_deliveries(&state, &conn, PageSize::new(Some(RECENT_DELIVERIES))).await?;
+    // The push endpoint's state, asked of the provider where its API keeps
+    // one (a dry run changes nothing).
+    let push = service::connect(&state, &conn, true).await;
     let s = &c.status;
     let base = connection_url(&c.name);
     let page = Page {
@@ -156,7 +159,24 @@ pub(super) async fn connection_page(
             h2 { "Webhook" }
             p { "Endpoint URL:" }
             pre.url { code { (c.webhook_url) } }
-            (setup_steps(conn.provider.info(), &c.webhook_url))
+            @match &push {
+                None => (setup_steps(conn.provider.info(), &c.webhook_url)),
+                Some(Ok(state)) if state.actions.is_empty() => {
+                    p { "Connected through " (conn.provider.info().display_name) "'s API: " (state.state) "." }
+                }
+                Some(Ok(state)) => {
+                    p { "Not connected yet. Connecting will:" }
+                    ul { @for action in &state.actions { li { (action) } } }
+                    form method="post" action={ (base) "/connect" } {
+                        input type="hidden" name="csrf" value=(session.csrf());
+                        button.button type="submit" { "Connect" }
+                    }
+                    p.muted.small { "The same as " code { "idsync connect " (c.name) } "; idsync must be reachable at this URL." }
+                }
+                Some(Err(e)) => {
+                    p { "Could not read the push endpoint's state at " (conn.provider.info().display_name) ": " (failure_words(e)) }
+                }
+            }
         }
 
         section.card {
@@ -316,6 +336,29 @@ pub(super) async fn backfill(
     Form(form): Form<CsrfForm>,
 ) -> Result<Redirect, PageError> {
     start(session, state, name, form, JobKind::Backfill).await
+}
+
+/// `POST /connections/{name}/connect`: what `idsync connect` does.
+pub(super) async fn connect(
+    session: Session,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Redirect, PageError> {
+    session.check(&form.csrf)?;
+    let conn = service::connection(&state, &name)?;
+    let outcome = match service::connect(&state, &conn, false).await {
+        None => Err(format!(
+            "{} has no API for this; follow the steps on this page.",
+            conn.provider.info().display_name
+        )),
+        Some(Ok(done)) => Ok(format!("Connected: {}.", done.state)),
+        Some(Err(e)) => {
+            tracing::warn!(connection = name, error = %e, "console: could not connect");
+            Err(format!("Could not connect: {}", failure_words(&e)))
+        }
+    };
+    Ok(back(&state, &connection_url(&name), outcome))
 }
 
 /// `POST /connections/{name}/reconcile`.

@@ -47,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(connections::overview_page))
         .route("/connections/{name}", get(connections::connection_page))
         .route("/connections/{name}/backfill", post(connections::backfill))
+        .route("/connections/{name}/connect", post(connections::connect))
         .route(
             "/connections/{name}/reconcile",
             post(connections::reconcile),

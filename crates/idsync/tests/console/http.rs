@@ -394,3 +394,37 @@ async fn a_database_error_is_a_500_page_and_a_database_down_a_503_page() {
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(res.text().await.unwrap().contains("Database unavailable"));
 }
+
+#[tokio::test]
+async fn the_connect_button_registers_the_okta_event_hook_and_shows_its_state() {
+    let db = postgres().await;
+    let okta = emulator(ProviderKind::Okta, 3).await;
+    let server = serve(&db.url, &[Conn::new("okta", &okta).own_schema()]).await;
+    let mut client = Client::new(&server);
+    client.login().await;
+
+    let page = client.page("/connections/okta").await;
+    assert!(page.contains("Not connected yet"), "{page}");
+    assert!(page.contains("create event hook"), "{page}");
+    let csrf = csrf_in(&page);
+    let res = client
+        .post("/connections/okta/connect", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = client.page("/connections/okta").await;
+    assert!(
+        page.contains("Connected through Okta&#39;s API")
+            || page.contains("Connected through Okta's API"),
+        "{page}"
+    );
+    assert!(page.contains("ACTIVE, VERIFIED"), "{page}");
+
+    // Providers without such an API show the steps instead of a button.
+    let stack = emulator(ProviderKind::StackAuth, 0).await;
+    let other = serve(&db.url, &[Conn::new("stack", &stack).own_schema()]).await;
+    let mut client = Client::new(&other);
+    client.login().await;
+    let page = client.page("/connections/stack").await;
+    assert!(!page.contains("/connections/stack/connect"), "{page}");
+    assert!(page.contains("Endpoint URL: http"), "{page}");
+}
