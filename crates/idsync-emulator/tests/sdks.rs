@@ -150,3 +150,81 @@ async fn clerk_python_sdk() {
     let result = run(&emu, python("clerk.py"), "clerk-backend-api").await;
     check_agrees(&emu, &listed, &result);
 }
+
+/// Okta's Node SDK lists (following `link` headers), gets, creates,
+/// updates, deactivates and deletes users.
+#[tokio::test]
+async fn okta_node_sdk() {
+    let emu = start(ProviderKind::Okta).await;
+    // Deactivate one seeded user so the default list has one to leave out,
+    // whatever the seed made.
+    let deactivated = emu.user_ids()[2].clone();
+    let answer = reqwest::Client::new()
+        .delete(format!("{}/api/v1/users/{deactivated}", emu.base_url()))
+        .header("authorization", format!("SSWS {}", emu.config().api_key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 204);
+    assert_eq!(emu.user(&deactivated).unwrap()["status"], "DEPROVISIONED");
+    // Okta's default list leaves deactivated users out.
+    let listed: Vec<Value> = emu
+        .users()
+        .into_iter()
+        .filter(|u| u["status"] != "DEPROVISIONED")
+        .map(|u| u["id"].clone())
+        .collect();
+    assert!(
+        listed.len() > 8,
+        "too few users for paging: {}",
+        listed.len()
+    );
+    assert!(!listed.contains(&Value::from(deactivated.as_str())));
+    emu.take_events();
+    let lists_before = emu.list_request_count();
+
+    let result = run(&emu, node("okta.mjs", &[]), "@okta/okta-sdk-nodejs").await;
+
+    assert_eq!(result["before"].as_array().unwrap(), &listed, "{result}");
+    assert_eq!(result["count"], listed.len(), "{result}");
+    assert_eq!(result["known"], listed[0], "{result}");
+    // Pages of four: the SDK followed the `next` links of five full lists
+    // (before, with the created user, with it deactivated, the deactivated
+    // filter, after).
+    let pages = emu.list_request_count() - lists_before;
+    assert!(
+        pages >= 4 * (listed.len() as u64).div_ceil(4),
+        "only {pages} list requests"
+    );
+    let not_found = serde_json::json!({ "status": 404, "errorCode": "E0000007" });
+    assert_eq!(result["unknown"], not_found, "{result}");
+    let created = result["created"].as_str().unwrap();
+    assert_eq!(result["listedCreated"], true, "{result}");
+    assert_eq!(result["updatedLastName"], "Renamed", "{result}");
+    assert_eq!(result["deactivatedStatus"], "DEPROVISIONED", "{result}");
+    assert_eq!(result["listedDeactivated"], false, "{result}");
+    assert_eq!(result["deprovisionedListed"], true, "{result}");
+    assert_eq!(result["gone"], not_found, "{result}");
+    assert_eq!(emu.user(created), None, "the deleted user is still there");
+    assert_eq!(result["after"].as_array().unwrap(), &listed, "{result}");
+
+    let events: Vec<String> = emu
+        .take_events()
+        .into_iter()
+        .filter(|e| {
+            let body: Value = serde_json::from_str(&e.body).unwrap();
+            body["target"][0]["id"] == created
+        })
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "user.lifecycle.create",
+            "user.lifecycle.activate",
+            "user.account.update_profile",
+            "user.lifecycle.deactivate",
+            "user.lifecycle.delete.initiated",
+        ]
+    );
+}
