@@ -61,8 +61,11 @@ async fn receive(
     let conn = connection(&state, &name)?;
     let (parts, body) = request.into_parts();
     let result = handle(&state, &conn, &parts.headers, body).await;
+    // A 422 is an event refused under rule 7, already recorded and counted
+    // per event, with its id, by `refuse`.
     if let Err(e) = &result
         && e.status.is_client_error()
+        && e.status != StatusCode::UNPROCESSABLE_ENTITY
     {
         tracing::info!(status = e.status.as_u16(), reason = %e.message, "webhook rejected");
         metrics::counter!("idsync_webhook_rejections_total",

@@ -73,6 +73,9 @@ pub struct RecordedError {
     pub at: DateTime<Utc>,
     /// `webhook`, `backfill` or `reconcile`.
     pub source: String,
+    /// The id of a delivery refused under rule 7, shortened if it was too
+    /// long to store.
+    pub message_id: Option<String>,
     pub message: String,
 }
 
@@ -82,6 +85,7 @@ impl From<ErrorRow> for RecordedError {
             id: e.id,
             at: e.at,
             source: e.source,
+            message_id: e.message_id,
             message: e.message,
         }
     }

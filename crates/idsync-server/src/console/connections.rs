@@ -245,7 +245,12 @@ fn errors_table(connection: &str, rows: &[ErrorRow]) -> Markup {
                         tr {
                             td { a href=(error_url(connection, e.id)) { (ago(e.at)) } }
                             td { (status_badge(&e.source)) }
-                            td.reason { (e.message) }
+                            td.reason {
+                                (e.message)
+                                @if let Some(id) = &e.message_id {
+                                    " " span.muted { "(delivery " code { (id) } ")" }
+                                }
+                            }
                         }
                     }
                 }
@@ -320,6 +325,9 @@ pub(super) async fn error_page(
                 dt { "Connection" } dd { a href=(base) { (name) } }
                 dt { "When" } dd { (exact(row.at)) " (" (ago(row.at)) ")" }
                 dt { "Source" } dd { (status_badge(&row.source)) }
+                @if let Some(id) = &row.message_id {
+                    dt { "Delivery" } dd { code { (id) } }
+                }
             }
             h2 { "Reason" }
             pre.wrap { (row.message) }

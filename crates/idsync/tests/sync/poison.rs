@@ -118,6 +118,28 @@ async fn an_over_long_message_id_is_refused_with_its_reason_and_recorded() {
         if let Some(shown) = recorded {
             assert!(shown.len() < 200, "{shown}");
             assert!(shown.starts_with("msg_xxx"), "{shown}");
+            // The admin API lists it among the rejections, with its reason.
+            let listed: serde_json::Value = reqwest::Client::new()
+                .get(server.url("/api/v1/connections/main/deliveries"))
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let rejected = &listed["rejected"];
+            assert_eq!(
+                rejected.as_array().unwrap().len(),
+                1,
+                "recorded once: {listed}"
+            );
+            let rejected = &rejected[0];
+            assert_eq!(rejected["message_id"], shown.as_str(), "{listed}");
+            assert!(
+                rejected["message"].as_str().unwrap().contains("3004 bytes long"),
+                "{listed}"
+            );
             break;
         }
         assert!(std::time::Instant::now() < deadline, "refusal not recorded");
