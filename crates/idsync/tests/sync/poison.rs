@@ -137,7 +137,10 @@ async fn an_over_long_message_id_is_refused_with_its_reason_and_recorded() {
             let rejected = &rejected[0];
             assert_eq!(rejected["message_id"], shown.as_str(), "{listed}");
             assert!(
-                rejected["message"].as_str().unwrap().contains("3004 bytes long"),
+                rejected["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("3004 bytes long"),
                 "{listed}"
             );
             break;
