@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use idsync_core::{Change, EventType, MessageId, UserId};
+use idsync_core::{Change, EventType, MessageId, UserId, storable_text};
 use sqlx::PgPool;
 
 use crate::apply::{Outcome, apply_changes};
@@ -185,7 +185,8 @@ pub async fn fail(
     )
     .bind(connection)
     .bind(user_id)
-    .bind(error)
+    // Quotes the provider's answer, which may hold a NUL (rule 7).
+    .bind(storable_text(error).as_ref())
     .bind(retry_in.as_secs_f64())
     .execute(pool)
     .await?;
