@@ -1,15 +1,19 @@
 //! The PostgreSQL server under test.
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use idsync_emulator::Emulator;
 use idsync_pg::{PgOptions, PgServer};
 use idsync_store::{PgPool, UsersTable};
+use sqlx::Connection as _;
 use tempfile::TempDir;
 
+use crate::proxy::DelayProxy;
 use crate::report::note;
 
 /// Connections in idsync's pool, as `idsync serve` opens it
@@ -19,6 +23,10 @@ const POOL_SIZE: u32 = 20;
 pub struct Db {
     pub pool: PgPool,
     server: PgServer,
+    /// The database's URL, direct.
+    url: String,
+    /// Where the processes under test run and leave their logs.
+    work_dir: PathBuf,
     data_dir: PathBuf,
     /// Declared after `server` so that it is deleted after the server
     /// stopped (fields drop in order).
@@ -56,9 +64,13 @@ impl Db {
         .context("cannot start PostgreSQL")?;
         let url = server.create_database("idsync_bench").await?;
         let pool = idsync_store::connect(&url, POOL_SIZE).await?;
+        let work_dir = root.path().join("work");
+        std::fs::create_dir(&work_dir)?;
         Ok(Self {
             pool,
             server,
+            url,
+            work_dir,
             data_dir,
             _root: root,
         })
@@ -86,11 +98,63 @@ impl Db {
         ))
     }
 
+    /// The database as seen from `round_trip` away: through a delaying
+    /// proxy, or directly for zero. Measures the round trip it gives.
+    pub async fn at_distance(&self, round_trip: Duration) -> Result<Place<'_>> {
+        let url = if round_trip.is_zero() {
+            self.url.clone()
+        } else {
+            let upstream = SocketAddr::from(([127, 0, 0, 1], self.server.port()));
+            let proxy = DelayProxy::start(upstream, round_trip)?;
+            self.url
+                .replace(&upstream.to_string(), &proxy.addr.to_string())
+        };
+        let place = Place {
+            pool: &self.pool,
+            rtt: round_trip,
+            url,
+            dir: self.work_dir.clone(),
+        };
+        let measured = place.measure_round_trip().await?;
+        note(format_args!(
+            "database at {} ms round trip (measured: median {:.2} ms per SELECT 1)",
+            round_trip.as_secs_f64() * 1000.0,
+            measured.as_secs_f64() * 1000.0
+        ));
+        Ok(place)
+    }
+
     pub async fn stop(self) {
         self.pool.close().await;
         if let Err(e) = self.server.stop().await {
             eprintln!("warning: could not stop PostgreSQL cleanly: {e}");
         }
+    }
+}
+
+/// The database, from where the processes under test stand.
+pub struct Place<'a> {
+    /// The bench's own connections (checks, resets): always direct.
+    pub pool: &'a PgPool,
+    pub rtt: Duration,
+    /// The URL the processes under test connect to.
+    pub url: String,
+    /// Their working directory.
+    pub dir: PathBuf,
+}
+
+impl Place<'_> {
+    /// The median time of a `SELECT 1` over one connection to [`Place::url`].
+    async fn measure_round_trip(&self) -> Result<Duration> {
+        let mut conn = sqlx::PgConnection::connect(&self.url).await?;
+        let mut times = Vec::new();
+        for _ in 0..21 {
+            let started = Instant::now();
+            sqlx::query("SELECT 1").execute(&mut conn).await?;
+            times.push(started.elapsed());
+        }
+        times.sort_unstable();
+        Ok(times[times.len() / 2])
     }
 }
 

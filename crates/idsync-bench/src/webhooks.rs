@@ -1,119 +1,135 @@
-//! Scenarios 1 and 2: webhook ingest through idsync's HTTP server and
-//! group-commit applier; the same applier fed without HTTP; and the
-//! one-transaction-per-event baseline.
+//! Webhook scenarios: signed Clerk webhooks through `idsync serve`
+//! (`webhooks`), the same through the hand-written handler
+//! (`handwritten`), and a light steady load through `idsync serve`
+//! timed until each row is visible to a reader (`latency`).
+//!
+//! Each run starts from scratch: a fresh emulator (same seed, so both
+//! sides get the same events), an empty table, a new process under test.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use idsync_core::{Change, ConnectionName, SqlIdent};
-use idsync_emulator::{Emulator, EmulatorConfig, WebhookEvent, WebhookSender, WebhookTarget};
-use idsync_providers::svix::WebhookMeta;
-use idsync_providers::{Effect, clerk, registry};
-use idsync_server::{AppState, ConnectionRuntime};
-use idsync_store::applier::{Applier, Delivery};
-use idsync_store::{PgPool, UsersTable};
-use metrics_exporter_prometheus::PrometheusHandle;
-use tokio::sync::oneshot;
-use tokio::task::{JoinHandle, JoinSet};
+use idsync_core::SqlIdent;
+use idsync_emulator::{
+    Emulator, EmulatorConfig, ProviderKind, WebhookEvent, WebhookSender, WebhookTarget,
+};
+use idsync_store::UsersTable;
+use sqlx::postgres::PgListener;
+use tokio::task::JoinSet;
 
-use crate::db::verify;
-use crate::report::{note, row};
+use crate::db::{Place, verify};
+use crate::handwritten;
+use crate::process::{self, Server, Spec, Usage};
+use crate::report::{Output, Record, note};
 
 /// Fixed so that runs generate the same users and changes.
 const RNG_SEED: u64 = 42;
 /// Delivered before the measured runs, unreported: opens the HTTP and
 /// database connections and warms the caches.
 const WARM_UP_EVENTS: usize = 500;
+/// The `latency` scenario's pace: one event every 10 ms.
+const LATENCY_PERIOD: Duration = Duration::from_millis(10);
+/// Concurrent senders of the warm-up.
+const WARM_UP_CONCURRENCY: usize = 16;
 
-/// A Clerk emulator and idsync serving one connection for it, in-process.
-///
-/// Every run generates fresh changes on the same emulator and applies them
-/// to the same table (a run replaying old events would only measure
-/// duplicate detection), so after each run the table must equal the
-/// emulator's users.
-pub struct Fixture {
-    pool: PgPool,
-    emulator: Emulator,
-    connection: ConnectionName,
-    table: UsersTable,
-    /// One sender, cloned into each task: the clones share its HTTP client
-    /// and so its keep-alive connections.
-    sender: WebhookSender,
-    /// The server's applier, also fed directly to separate the cost of
-    /// HTTP from that of the database.
-    applier: Applier,
-    /// ANALYZE before each run (see [`Fixture::settle`]).
-    analyze: bool,
-    stop: oneshot::Sender<()>,
-    server: JoinHandle<std::io::Result<()>>,
+/// What every webhook run shares.
+pub struct Setup<'a> {
+    pub place: &'a Place<'a>,
+    /// ANALYZE before each run (see [`Run::settle`]).
+    pub analyze: bool,
+    pub output: Output,
 }
 
-impl Fixture {
-    pub async fn start(pool: &PgPool, metrics: PrometheusHandle, analyze: bool) -> Result<Self> {
-        let mut config = EmulatorConfig::new(idsync_emulator::ProviderKind::Clerk);
+/// One run's emulator, table and process under test.
+struct Run<'a> {
+    setup: &'a Setup<'a>,
+    emulator: Emulator,
+    table: UsersTable,
+    /// idsync's connection name; `None` for the hand-written handler.
+    connection: Option<&'static str>,
+    server: Server,
+    sender: WebhookSender,
+}
+
+impl<'a> Run<'a> {
+    /// A fresh Clerk emulator and an empty `bench.<table>`.
+    async fn prepare(setup: &Setup<'_>, table: &str) -> Result<(Emulator, UsersTable)> {
+        let mut config = EmulatorConfig::new(ProviderKind::Clerk);
         config.rng_seed = RNG_SEED;
         let emulator = Emulator::start(config, "127.0.0.1:0".parse()?).await?;
-        let connection = ConnectionName::parse("bench_webhooks")?;
-        let table = UsersTable::new(
-            SqlIdent::parse("bench")?,
-            SqlIdent::parse("users_webhooks")?,
-        );
-        idsync_store::migrate::migrate(pool, std::slice::from_ref(&table)).await?;
+        let table = UsersTable::new(SqlIdent::parse("bench")?, SqlIdent::parse(table)?);
+        reset_table(setup.place, &table).await?;
+        Ok((emulator, table))
+    }
 
-        // What `idsync serve` builds for a Clerk connection
-        // (crates/idsync/src/runtime.rs `connection`, commands/serve.rs
-        // `build_state`), minus the background jobs: a reconcile or first
-        // backfill would disturb the figures.
-        let emu = emulator.config();
-        let applier = Applier::spawn(pool.clone(), connection.to_string(), table.clone());
-        let provider =
-            registry::configure("clerk", connection.as_str(), emulator.connection_keys())?;
-        let runtime = ConnectionRuntime {
-            name: connection.clone(),
-            table: table.clone(),
-            provider,
-            applier: applier.clone(),
-            reconcile_interval: None,
-            full_reconcile_interval: None,
-            refresh_wake: Default::default(),
-        };
-        let state = AppState::new(pool.clone(), vec![runtime]).with_metrics(metrics);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, idsync_server::router(state))
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+    /// `idsync serve` with one Clerk connection, after a first (empty)
+    /// backfill so that serve starts none of its own.
+    async fn idsync(setup: &'a Setup<'a>, connection: &'static str) -> Result<Self> {
+        let (emulator, table) = Self::prepare(setup, &format!("users_{connection}")).await?;
+        sqlx::query("DELETE FROM idsync.deliveries WHERE connection = $1")
+            .bind(connection)
+            .execute(setup.place.pool)
+            .await?;
+        let env = process::idsync_env(setup.place, &emulator, connection, &table);
+        let dir = &setup.place.dir;
+        process::run_to_end(&Spec::idsync(
+            &["backfill", "--connection", connection],
+            env.clone(),
+            dir,
+        ))
+        .await?;
+        let server = Server::start(&Spec::idsync(&["serve"], env, dir)).await?;
         let sender = WebhookSender::new(WebhookTarget {
-            url: format!("http://{addr}/webhooks/{connection}"),
-            secret: emu.webhook_secret.clone(),
+            url: format!("{}/webhooks/{connection}", server.url),
+            secret: emulator.config().webhook_secret.clone(),
         })?;
         Ok(Self {
-            pool: pool.clone(),
+            setup,
             emulator,
-            connection,
             table,
-            sender,
-            applier,
-            analyze,
-            stop,
+            connection: Some(connection),
             server,
+            sender,
         })
     }
 
-    pub async fn stop(self) {
-        let _ = self.stop.send(());
-        match self.server.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("warning: idsync server failed: {e}"),
-            Err(e) => eprintln!("warning: idsync server task ended abnormally: {e}"),
-        }
+    /// The hand-written handler, in a process of its own.
+    async fn handwritten(setup: &'a Setup<'a>) -> Result<Self> {
+        let (emulator, table) = Self::prepare(setup, "users_handwritten").await?;
+        let secret = emulator.config().webhook_secret.clone();
+        let server = Server::start(&Spec {
+            name: handwritten::NAME,
+            args: Vec::new(),
+            env: vec![
+                (
+                    handwritten::DATABASE_URL_ENV.to_owned(),
+                    setup.place.url.clone(),
+                ),
+                (handwritten::SECRET_ENV.to_owned(), secret.clone()),
+                (handwritten::TABLE_ENV.to_owned(), table.qualified()),
+            ],
+            dir: setup.place.dir.clone(),
+        })
+        .await?;
+        let sender = WebhookSender::new(WebhookTarget {
+            url: format!("{}/webhooks", server.url),
+            secret,
+        })?;
+        Ok(Self {
+            setup,
+            emulator,
+            table,
+            connection: None,
+            server,
+            sender,
+        })
+    }
+
+    async fn stop(self) {
+        self.server.stop().await;
         self.emulator.shutdown().await;
     }
 
@@ -121,7 +137,6 @@ impl Fixture {
     /// events. The clock moves 1 ms per change so that every change has its
     /// own version, as real changes made one after another would.
     fn generate(&self, n: usize) -> Vec<WebhookEvent> {
-        note(format_args!("generating {n} changes ..."));
         for _ in 0..n {
             self.emulator.random_change();
             self.emulator
@@ -132,160 +147,75 @@ impl Fixture {
 
     /// Brings the planner statistics up to date, as autovacuum does within
     /// a minute or so of traffic on a running deployment. Without them (a
-    /// run shorter than autovacuum's naptime on fresh tables) the applier's
-    /// outcome UPDATE is planned as a hash join over every delivery of the
-    /// connection, so each batch costs time in proportion to the delivery
-    /// log and the figures depend on when autovacuum happens to wake:
-    /// `--no-analyze` shows that.
+    /// run shorter than autovacuum's naptime on fresh tables) some of
+    /// idsync's statements get plans that scan the delivery log, and the
+    /// figures depend on when autovacuum happens to wake.
     async fn settle(&self) -> Result<()> {
-        if self.analyze {
+        if self.setup.analyze {
             sqlx::raw_sql(&format!(
                 "ANALYZE idsync.deliveries, {}",
                 self.table.qualified()
             ))
-            .execute(&self.pool)
+            .execute(self.setup.place.pool)
             .await?;
         }
         Ok(())
     }
 
-    pub async fn warm_up(&self) -> Result<()> {
-        let events = self.generate(WARM_UP_EVENTS);
-        self.deliver(events, 16).await?;
-        Ok(())
-    }
-
-    /// Scenario 1: `n` signed webhook POSTs from `concurrency` senders.
-    pub async fn ingest(&self, n: usize, concurrency: usize) -> Result<()> {
+    /// Warms up, then delivers `n` events from `concurrency` senders and
+    /// prints the run's record.
+    async fn measure(&self, scenario: &str, n: usize, concurrency: usize) -> Result<()> {
+        deliver(
+            &self.sender,
+            self.generate(WARM_UP_EVENTS),
+            WARM_UP_CONCURRENCY,
+        )
+        .await?;
+        note(format_args!("generating {n} changes ..."));
         let events = Arc::new(self.generate(n));
         self.settle().await?;
         note(format_args!(
-            "delivering with {concurrency} concurrent senders ..."
+            "{scenario}: delivering with {concurrency} concurrent senders ..."
         ));
-        let (elapsed, mut latencies) = self.deliver(events.clone(), concurrency).await?;
-        self.report_grouped(
-            &format!("webhooks c={concurrency}"),
-            &events,
+        let before = self.server.usage()?;
+        let (elapsed, latencies) = deliver(&self.sender, events.clone(), concurrency).await?;
+        let usage = used_since(before, self.server.usage()?);
+        let per_commit = self.per_commit(&events).await?;
+        let users = verify(self.setup.place.pool, &self.table, &self.emulator).await?;
+        Record {
+            scenario: scenario.to_owned(),
+            db_rtt: self.setup.place.rtt,
+            api_latency: Duration::ZERO,
+            concurrency,
+            count: events.len(),
             elapsed,
-            &mut latencies,
-        )
-        .await
-    }
-
-    /// The group-commit run's row, once the table was checked.
-    async fn report_grouped(
-        &self,
-        scenario: &str,
-        events: &[WebhookEvent],
-        elapsed: Duration,
-        latencies: &mut [Duration],
-    ) -> Result<()> {
-        let transactions = self.transactions(events).await?;
-        let users = verify(&self.pool, &self.table, &self.emulator).await?;
-        row(
-            scenario,
-            events.len(),
-            elapsed,
-            Some(latencies),
-            &format!(
-                "{:.1} events/tx ({transactions} tx); {users} users, verified",
-                events.len() as f64 / transactions.max(1) as f64
-            ),
-        );
+            latencies,
+            per_commit,
+            usage,
+            notes: format!("{users} users, verified"),
+        }
+        .print(self.setup.output);
         Ok(())
     }
 
-    /// Group commit without HTTP: decoded events submitted straight to the
-    /// applier from `concurrency` tasks, as the webhook handler does after
-    /// verifying and decoding. Against `webhooks c=N` it shows what the HTTP
-    /// side costs; against the baseline, what grouping buys for the same
-    /// database work (the applier also keeps the delivery log).
-    pub async fn applier_direct(&self, n: usize, concurrency: usize) -> Result<()> {
-        let events = self.generate(n);
-        let deliveries = Arc::new(decode(&events)?);
-        self.settle().await?;
-        note(format_args!(
-            "submitting to the applier from {concurrency} tasks ..."
-        ));
-        let next = Arc::new(AtomicUsize::new(0));
-        let started = Instant::now();
-        let mut tasks = JoinSet::new();
-        for _ in 0..concurrency {
-            let (deliveries, next) = (deliveries.clone(), next.clone());
-            let applier = self.applier.clone();
-            tasks.spawn(async move {
-                let mut latencies = Vec::with_capacity(deliveries.len() / concurrency + 1);
-                while let Some(delivery) = deliveries.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let submitted = Instant::now();
-                    // The handler owns its Delivery; a clone stands in.
-                    applier.submit(delivery.clone()).await?;
-                    latencies.push(submitted.elapsed());
-                }
-                anyhow::Ok(latencies)
-            });
-        }
-        let mut latencies = Vec::with_capacity(deliveries.len());
-        while let Some(done) = tasks.join_next().await {
-            latencies.extend(done??);
-        }
-        let elapsed = started.elapsed();
-        self.report_grouped(
-            &format!("applier c={concurrency} no HTTP"),
-            &events,
-            elapsed,
-            &mut latencies,
-        )
-        .await
-    }
-
-    /// Sends every event once, `concurrency` at a time; returns the wall
-    /// time and each request's latency. Any answer but 2xx is an error.
-    async fn deliver(
-        &self,
-        events: impl Into<Arc<Vec<WebhookEvent>>>,
-        concurrency: usize,
-    ) -> Result<(Duration, Vec<Duration>)> {
-        let events: Arc<Vec<WebhookEvent>> = events.into();
-        let next = Arc::new(AtomicUsize::new(0));
-        let started = Instant::now();
-        let mut tasks = JoinSet::new();
-        for _ in 0..concurrency {
-            let (events, next, sender) = (events.clone(), next.clone(), self.sender.clone());
-            tasks.spawn(async move {
-                let mut latencies = Vec::with_capacity(events.len() / concurrency + 1);
-                while let Some(event) = events.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let sent = Instant::now();
-                    let status = sender.send(event).await?;
-                    latencies.push(sent.elapsed());
-                    if !status.is_success() {
-                        bail!("webhook {} answered {status}", event.msg_id);
-                    }
-                }
-                Ok(latencies)
-            });
-        }
-        let mut latencies = Vec::with_capacity(events.len());
-        while let Some(done) = tasks.join_next().await {
-            latencies.extend(done??);
-        }
-        Ok((started.elapsed(), latencies))
-    }
-
-    /// How many transactions the applier committed for these events.
-    /// `received_at` defaults to `now()`, the start time of the transaction
-    /// that claimed the message, so each applier transaction leaves one
-    /// distinct value: an exact count, unlike pg_stat_database's
-    /// `xact_commit`, which also counts our own queries and reaches the
-    /// view lazily.
-    async fn transactions(&self, events: &[WebhookEvent]) -> Result<i64> {
+    /// Events per commit. idsync: `received_at` in the delivery log
+    /// defaults to `now()`, the start of the transaction that claimed the
+    /// message, so each transaction leaves one distinct value (an exact
+    /// count, unlike `pg_stat_database.xact_commit`, which also counts the
+    /// bench's own queries). The hand-written handler commits every
+    /// statement on its own: 1.
+    async fn per_commit(&self, events: &[WebhookEvent]) -> Result<f64> {
+        let Some(connection) = self.connection else {
+            return Ok(1.0);
+        };
         let ids: Vec<&str> = events.iter().map(|e| e.msg_id.as_str()).collect();
         let (claimed, transactions): (i64, i64) = sqlx::query_as(
             "SELECT count(*), count(DISTINCT received_at) FROM idsync.deliveries
               WHERE connection = $1 AND message_id = ANY($2)",
         )
-        .bind(self.connection.as_str())
+        .bind(connection)
         .bind(&ids)
-        .fetch_one(&self.pool)
+        .fetch_one(self.setup.place.pool)
         .await?;
         if claimed != events.len() as i64 {
             bail!(
@@ -293,84 +223,205 @@ impl Fixture {
                 events.len()
             );
         }
-        Ok(transactions)
-    }
-
-    /// Scenario 2: the same kind of events, decoded as the webhook handler
-    /// does, each applied and committed in its own transaction with
-    /// `apply_changes`, from `concurrency` tasks. No HTTP, no signature
-    /// check and no delivery log: the baseline is flattered, and still
-    /// shows what one commit per event costs.
-    pub async fn one_tx_per_event(&self, n: usize, concurrency: usize) -> Result<()> {
-        let events = self.generate(n);
-        let changes: Vec<Change> = decode(&events)?
-            .into_iter()
-            .filter_map(|d| d.change)
-            .collect();
-        let changes = Arc::new(changes);
-        self.settle().await?;
-        note(format_args!(
-            "applying one transaction per event with {concurrency} tasks ..."
-        ));
-        let next = Arc::new(AtomicUsize::new(0));
-        let started = Instant::now();
-        let mut tasks = JoinSet::new();
-        for _ in 0..concurrency {
-            let (changes, next) = (changes.clone(), next.clone());
-            let (pool, table) = (self.pool.clone(), self.table.clone());
-            tasks.spawn(async move {
-                let mut latencies = Vec::with_capacity(changes.len() / concurrency + 1);
-                while let Some(change) = changes.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let began = Instant::now();
-                    let mut tx = pool.begin().await?;
-                    idsync_store::apply::apply_changes(
-                        &mut tx,
-                        &table,
-                        std::slice::from_ref(change),
-                    )
-                    .await?;
-                    tx.commit().await?;
-                    latencies.push(began.elapsed());
-                }
-                anyhow::Ok(latencies)
-            });
-        }
-        let mut latencies = Vec::with_capacity(changes.len());
-        while let Some(done) = tasks.join_next().await {
-            latencies.extend(done??);
-        }
-        let elapsed = started.elapsed();
-        let users = verify(&self.pool, &self.table, &self.emulator).await?;
-        row(
-            &format!("1 tx/event c={concurrency}"),
-            changes.len(),
-            elapsed,
-            Some(&mut latencies),
-            &format!("1.0 events/tx; {users} users, verified"),
-        );
-        Ok(())
+        Ok(events.len() as f64 / transactions.max(1) as f64)
     }
 }
 
-/// Decodes events as the webhook handler does, with the message's own
-/// time standing in for the delivery attempt's `svix-timestamp`.
-fn decode(events: &[WebhookEvent]) -> Result<Vec<Delivery>> {
-    let mut deliveries = Vec::with_capacity(events.len());
-    for event in events {
-        let meta = WebhookMeta {
-            message_id: event.msg_id.clone(),
-            timestamp: event.created_at,
-        };
-        match clerk::decode_webhook(&meta, event.body.as_bytes())
-            .with_context(|| format!("decoding {}", event.msg_id))?
-        {
-            (event_type, Effect::Apply(change)) => deliveries.push(Delivery {
-                message_id: meta.message_id,
-                event_type,
-                change: Some(change),
-            }),
-            (event_type, _) => bail!("unexpected event type {event_type}"),
-        }
+/// `webhooks`: `n` signed webhook POSTs to `idsync serve` from
+/// `concurrency` senders.
+pub async fn idsync(setup: &Setup<'_>, n: usize, concurrency: usize) -> Result<()> {
+    let run = Run::idsync(setup, "bench_hooks").await?;
+    let measured = run.measure("webhooks", n, concurrency).await;
+    run.stop().await;
+    measured
+}
+
+/// `handwritten`: the same to the hand-written handler.
+pub async fn handwritten(setup: &Setup<'_>, n: usize, concurrency: usize) -> Result<()> {
+    let run = Run::handwritten(setup).await?;
+    let measured = run.measure("handwritten", n, concurrency).await;
+    run.stop().await;
+    measured
+}
+
+/// `latency`: `n` sign-ups sent at 100 a second to `idsync serve`, each
+/// timed from the moment it is sent until its row is visible to a reader
+/// (a `NOTIFY` from a trigger on the table, delivered when the writing
+/// transaction commits, to a listener connected directly).
+pub async fn latency(setup: &Setup<'_>, n: usize) -> Result<()> {
+    let run = Run::idsync(setup, "bench_latency").await?;
+    let measured = measure_latency(&run, n).await;
+    run.stop().await;
+    measured
+}
+
+async fn measure_latency(run: &Run<'_>, n: usize) -> Result<()> {
+    let pool = run.setup.place.pool;
+    deliver(
+        &run.sender,
+        run.generate(WARM_UP_EVENTS),
+        WARM_UP_CONCURRENCY,
+    )
+    .await?;
+    sqlx::raw_sql(&format!(
+        "CREATE OR REPLACE FUNCTION bench.notify_visible() RETURNS trigger
+             LANGUAGE plpgsql AS $$
+             BEGIN PERFORM pg_notify('bench_visible', NEW.id); RETURN NULL; END $$;
+         CREATE TRIGGER notify_visible AFTER INSERT OR UPDATE ON {}
+             FOR EACH ROW EXECUTE FUNCTION bench.notify_visible();",
+        run.table.qualified()
+    ))
+    .execute(pool)
+    .await?;
+    // Sign-ups only: every event makes a row of its own to wait for.
+    for _ in 0..n {
+        run.emulator.create_user();
+        run.emulator
+            .advance_clock(chrono::Duration::milliseconds(1));
     }
-    Ok(deliveries)
+    let events = run.emulator.take_events();
+    let ids = events
+        .iter()
+        .map(|e| {
+            let body: serde_json::Value = serde_json::from_str(&e.body)?;
+            body["data"]["id"]
+                .as_str()
+                .map(str::to_owned)
+                .context("an event without a user id")
+        })
+        .collect::<Result<Vec<String>>>()?;
+    run.settle().await?;
+
+    let visible: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen("bench_visible").await?;
+    let watcher = {
+        let visible = visible.clone();
+        tokio::spawn(async move {
+            while let Ok(notification) = listener.recv().await {
+                visible
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(notification.payload().to_owned(), Instant::now());
+            }
+        })
+    };
+
+    note(format_args!(
+        "latency: {n} sign-ups at one per {LATENCY_PERIOD:?} ..."
+    ));
+    let before = run.server.usage()?;
+    let started = Instant::now();
+    let mut ticks = tokio::time::interval(LATENCY_PERIOD);
+    let mut sends = JoinSet::new();
+    for event in events.iter().cloned() {
+        ticks.tick().await;
+        let sender = run.sender.clone();
+        let sent = Instant::now();
+        sends.spawn(async move {
+            let status = sender.send(&event).await?;
+            if !status.is_success() {
+                bail!("webhook {} answered {status}", event.msg_id);
+            }
+            Ok(sent)
+        });
+    }
+    let mut sent_at = Vec::with_capacity(n);
+    while let Some(done) = sends.join_next().await {
+        sent_at.push(done??);
+    }
+    let elapsed = started.elapsed();
+    let usage = used_since(before, run.server.usage()?);
+    // Answered means committed, so every notification is on its way.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let all_seen = || {
+        let visible = visible.lock().unwrap_or_else(PoisonError::into_inner);
+        ids.iter().all(|id| visible.contains_key(id))
+    };
+    while !all_seen() {
+        if Instant::now() > deadline {
+            bail!("not every committed row was announced");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    watcher.abort();
+    // Sends completed in any order; match them to events by their time.
+    sent_at.sort_unstable();
+    let visible = std::mem::take(&mut *visible.lock().unwrap_or_else(PoisonError::into_inner));
+    let latencies = ids
+        .iter()
+        .zip(&sent_at)
+        .map(|(id, sent)| {
+            visible
+                .get(id)
+                .map(|seen| seen.saturating_duration_since(*sent))
+                .context("a row never became visible")
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let per_commit = run.per_commit(&events).await?;
+    let users = verify(pool, &run.table, &run.emulator).await?;
+    Record {
+        scenario: "latency".to_owned(),
+        db_rtt: run.setup.place.rtt,
+        api_latency: Duration::ZERO,
+        concurrency: 1,
+        count: n,
+        elapsed,
+        latencies,
+        per_commit,
+        usage,
+        notes: format!("send to visible; {users} users, verified"),
+    }
+    .print(run.setup.output);
+    Ok(())
+}
+
+/// Drops and recreates `table` (as `idsync migrate` makes it).
+pub async fn reset_table(place: &Place<'_>, table: &UsersTable) -> Result<()> {
+    sqlx::raw_sql(&format!("DROP TABLE IF EXISTS {}", table.qualified()))
+        .execute(place.pool)
+        .await?;
+    idsync_store::migrate::migrate(place.pool, std::slice::from_ref(table)).await?;
+    Ok(())
+}
+
+/// The CPU used between two readings; the peak memory of the last.
+pub fn used_since(before: Usage, after: Usage) -> Usage {
+    Usage {
+        peak_rss_kib: after.peak_rss_kib,
+        cpu: after.cpu.saturating_sub(before.cpu),
+    }
+}
+
+/// Sends every event once, `concurrency` at a time; returns the wall
+/// time and each request's latency. Any answer but 2xx is an error.
+async fn deliver(
+    sender: &WebhookSender,
+    events: impl Into<Arc<Vec<WebhookEvent>>>,
+    concurrency: usize,
+) -> Result<(Duration, Vec<Duration>)> {
+    let events: Arc<Vec<WebhookEvent>> = events.into();
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for _ in 0..concurrency {
+        let (events, next, sender) = (events.clone(), next.clone(), sender.clone());
+        tasks.spawn(async move {
+            let mut latencies = Vec::with_capacity(events.len() / concurrency + 1);
+            while let Some(event) = events.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let sent = Instant::now();
+                let status = sender.send(event).await?;
+                latencies.push(sent.elapsed());
+                if !status.is_success() {
+                    bail!("webhook {} answered {status}", event.msg_id);
+                }
+            }
+            Ok(latencies)
+        });
+    }
+    let mut latencies = Vec::with_capacity(events.len());
+    while let Some(done) = tasks.join_next().await {
+        latencies.extend(done??);
+    }
+    Ok((started.elapsed(), latencies))
 }

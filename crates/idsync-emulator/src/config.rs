@@ -26,6 +26,8 @@ pub struct EmulatorConfig {
     pub rng_seed: u64,
     /// Applies to every API route; `None` = unlimited.
     pub rate_limit: Option<RateLimit>,
+    /// Added before every API answer (a provider far away); zero = none.
+    pub latency: Duration,
     /// Svix endpoint secret, `whsec_<base64>`.
     pub webhook_secret: String,
     /// The project id, for providers whose API requests name one.
@@ -44,6 +46,7 @@ impl EmulatorConfig {
             seed_users: 0,
             rng_seed: rng.random(),
             rate_limit: None,
+            latency: Duration::ZERO,
             webhook_secret: format!("whsec_{}", STANDARD.encode(rng.random::<[u8; 24]>())),
             project_id: uuid_v4(&mut rng),
             api_key,

@@ -188,8 +188,16 @@ impl Core {
 
 /// Counts list requests (whatever their answer), answers 503 while the
 /// API is down, applies the rate limit to every route, and lets the
-/// provider finish every answer.
+/// provider finish every answer, after the configured latency.
 async fn guard(State(core): State<Arc<Core>>, request: Request, next: Next) -> Response {
+    let response = admit(&core, request, next).await;
+    if !core.config.latency.is_zero() {
+        tokio::time::sleep(core.config.latency).await;
+    }
+    response
+}
+
+async fn admit(core: &Arc<Core>, request: Request, next: Next) -> Response {
     if core.is_list_request(request.method(), request.uri().path()) {
         core.list_requests.fetch_add(1, Ordering::Relaxed);
     }
