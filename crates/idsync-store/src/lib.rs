@@ -8,6 +8,7 @@
 //! - [`deliveries`], [`runs`], [`errors`]: bookkeeping read by `status`.
 //! - [`refresh`]: users notified by id, waiting to be fetched.
 //! - [`lock`]: per-connection advisory locks for once-at-a-time jobs.
+//! - [`seen`]: the ids a full reconcile listed, kept in the database.
 
 pub mod applier;
 pub mod apply;
@@ -18,6 +19,7 @@ pub mod lock;
 pub mod migrate;
 pub mod refresh;
 pub mod runs;
+pub mod seen;
 pub mod status;
 mod table;
 pub mod users;

@@ -106,22 +106,6 @@ pub async fn get(
     .await?)
 }
 
-/// Ids of the active rows last written before `before`: the rows a
-/// reconcile pass may judge (a row without a version always qualifies).
-pub async fn active_ids_written_before(
-    pool: &PgPool,
-    table: &UsersTable,
-    before: DateTime<Utc>,
-) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar(&format!(
-        "SELECT id FROM {} WHERE deleted_at IS NULL AND (updated_at IS NULL OR updated_at < $1)",
-        table.qualified()
-    ))
-    .bind(before)
-    .fetch_all(pool)
-    .await?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::like_prefix;

@@ -1,17 +1,18 @@
-use std::collections::HashSet;
-
 use chrono::TimeDelta;
+use sqlx::PgConnection;
 
 use idsync_core::{Change, UserId, Version};
+use idsync_providers::Page;
 use idsync_store::apply::{Outcome, apply_changes};
 use idsync_store::lock::JobLock;
 use idsync_store::runs::{self, JobKind, RunCounts};
-use idsync_store::users;
+use idsync_store::seen;
 
-use crate::{JobReport, JobTarget, Progress, SyncError, apply_page, count, fail};
+use crate::{JobReport, JobTarget, Progress, SyncError, count, fail};
 
-/// Unlisted users' changes applied per statement at the end of a pass.
-const CHUNK: usize = 1000;
+/// Unlisted users judged per batch (one query, one statement applying
+/// their changes) at the end of a pass.
+const CHUNK: i64 = 1000;
 
 /// Rows must be at least this much older than the pass to be deleted by it:
 /// some versions have one-second resolution (Stack Auth event times) and
@@ -28,6 +29,10 @@ const MARGIN: TimeDelta = TimeDelta::seconds(2);
 /// during the pass), so each unlisted row is first asked about by id: only
 /// users the provider says it does not have are deleted; the others are
 /// upserted with the profile it returns.
+///
+/// Memory stays flat in the number of users: the listed ids are kept in a
+/// temporary table ([`seen`]), and the unlisted rows are found by an
+/// anti-join in keyset batches.
 pub async fn reconcile(
     target: JobTarget<'_>,
     progress: &dyn Progress,
@@ -106,13 +111,16 @@ async fn pass(
 ) -> Result<RunCounts, SyncError> {
     let total = target.provider.total_users().await.unwrap_or(None);
     progress.started(JobKind::Reconcile, total, Default::default());
+    // The listed ids go to a temporary table of this connection, not to
+    // memory; closing the connection at the end drops it.
+    let mut conn = target.pool.acquire().await?;
+    conn.close_on_drop();
+    seen::create(&mut conn).await?;
     let mut counts = RunCounts::default();
-    let mut seen: HashSet<String> = HashSet::new();
     let mut cursor = None;
     loop {
         let page = target.provider.list_page(cursor.as_ref()).await?;
-        seen.extend(page.changes.iter().map(|c| c.user_id.to_string()));
-        counts += apply_page(target, run_id, &page).await?;
+        counts += apply_listed(&mut conn, target, run_id, &page).await?;
         progress.page(counts);
         match page.next {
             Some(next) => cursor = Some(next),
@@ -120,46 +128,65 @@ async fn pass(
         }
     }
 
-    let judged =
-        users::active_ids_written_before(target.pool, target.table, began.at() - margin).await?;
-    let mut unlisted = Vec::new();
-    for id in judged {
-        if !seen.contains(&id)
-            && let Some(user) = UserId::parse(&id)
-        {
-            unlisted.push(user);
-        }
-    }
-    drop(seen);
-    let mut batch = Vec::new();
-    for user in unlisted {
-        let change = match target.provider.current_change(user.as_str()).await? {
-            Some(current) => {
-                tracing::info!(user = %user, "user missing from the listing is still there; kept");
-                current
-            }
-            None => Change::delete(user.clone(), began, serde_json::json!({ "id": user })),
+    seen::analyze(&mut conn).await?;
+    let before = began.at() - margin;
+    let mut after: Option<String> = None;
+    loop {
+        let unlisted =
+            seen::unseen_active_before(&mut conn, target.table, before, after.as_deref(), CHUNK)
+                .await?;
+        let Some(last) = unlisted.last() else {
+            break;
         };
-        batch.push(change);
-        if batch.len() == CHUNK {
-            counts += apply_unlisted(target, run_id, &batch).await?;
-            batch.clear();
+        after = Some(last.clone());
+        let mut batch = Vec::with_capacity(unlisted.len());
+        for id in &unlisted {
+            let Some(user) = UserId::parse(id) else {
+                continue;
+            };
+            let change = match target.provider.current_change(user.as_str()).await? {
+                Some(current) => {
+                    tracing::info!(user = %user, "user missing from the listing is still there; kept");
+                    current
+                }
+                None => Change::delete(user.clone(), began, serde_json::json!({ "id": user })),
+            };
+            batch.push(change);
         }
+        counts += apply_unlisted(&mut conn, run_id, target, &batch).await?;
     }
-    counts += apply_unlisted(target, run_id, &batch).await?;
     Ok(counts)
+}
+
+/// Applies a listed page, marks its ids as seen and records it on the run,
+/// in one transaction.
+async fn apply_listed(
+    conn: &mut PgConnection,
+    target: JobTarget<'_>,
+    run_id: i64,
+    page: &Page,
+) -> Result<RunCounts, SyncError> {
+    let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
+    let outcomes = apply_changes(&mut tx, target.table, &page.changes).await?;
+    let ids: Vec<String> = page.changes.iter().map(|c| c.user_id.to_string()).collect();
+    seen::mark(&mut tx, &ids).await?;
+    let c = count(&outcomes);
+    runs::record_page(&mut tx, run_id, page.next.as_ref(), c).await?;
+    tx.commit().await?;
+    Ok(c)
 }
 
 /// Applies the changes found for unlisted users and records their counts.
 async fn apply_unlisted(
-    target: JobTarget<'_>,
+    conn: &mut PgConnection,
     run_id: i64,
+    target: JobTarget<'_>,
     changes: &[Change],
 ) -> Result<RunCounts, SyncError> {
     if changes.is_empty() {
         return Ok(RunCounts::default());
     }
-    let mut tx = target.pool.begin().await?;
+    let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
     let outcomes = apply_changes(&mut tx, target.table, changes).await?;
     let mut c = RunCounts::default();
     for (change, outcome) in changes.iter().zip(&outcomes) {
