@@ -106,6 +106,19 @@ pub trait Connector: Send + Sync + fmt::Debug {
     /// Fetches the page at `cursor` (`None` = the first page).
     fn list_page<'a>(&'a self, cursor: Option<&'a Value>) -> ApiFuture<'a, Page>;
 
+    /// For offset paging: the cursor `pages` pages after `cursor` (`None`
+    /// = the first page), known without a request, so that several pages
+    /// can be fetched at once. `None` for cursor paging.
+    fn cursor_ahead(&self, _cursor: Option<&Value>, _pages: u64) -> Option<Value> {
+        None
+    }
+
+    /// The provider's documented limit on API requests: at most `.0`
+    /// requests per `.1`, if it has one.
+    fn request_limit(&self) -> Option<(u32, std::time::Duration)> {
+        None
+    }
+
     /// Fetches a page of the users changed after `since`, deactivated ones
     /// included (as deletes), paged like [`list_page`](Self::list_page);
     /// `None` when the provider cannot list by change time. Users deleted
@@ -193,6 +206,16 @@ impl Provider {
 
     pub async fn list_page(&self, cursor: Option<&Value>) -> Result<Page, ApiError> {
         self.0.list_page(cursor).await
+    }
+
+    /// See [`Connector::cursor_ahead`].
+    pub fn cursor_ahead(&self, cursor: Option<&Value>, pages: u64) -> Option<Value> {
+        self.0.cursor_ahead(cursor, pages)
+    }
+
+    /// See [`Connector::request_limit`].
+    pub fn request_limit(&self) -> Option<(u32, std::time::Duration)> {
+        self.0.request_limit()
     }
 
     /// Whether [`list_changed_page`](Self::list_changed_page) works.

@@ -44,6 +44,59 @@ async fn clerk_backfill_of_10000_users_is_exact() {
     backfill_is_exact(ProviderKind::Clerk).await;
 }
 
+/// Clerk's offset pages are fetched several at once: a failure among them
+/// still leaves only whole, consecutive pages written, and the resumed run
+/// completes the table exactly.
+#[tokio::test]
+async fn interrupted_concurrent_backfill_resumes_without_duplicates_or_gaps() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Clerk, 5_000).await; // 10 pages of 500
+    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
+    emu.fail_list_requests_after(Some(4));
+    let out = cli(&cfg.path(), &["backfill"]).await;
+    assert!(
+        !out.status.success(),
+        "backfill should fail when the provider does"
+    );
+    let written = count(&db.pool, "SELECT count(*) FROM neon_identity.users_sync").await;
+    assert!(
+        written % 500 == 0 && written <= 2000,
+        "whole pages in order, at most the 4 answered: {written}"
+    );
+    let offset: Option<serde_json::Value> =
+        sqlx::query_scalar("SELECT cursor FROM idsync.sync_runs WHERE kind = 'backfill'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    if written > 0 {
+        assert_eq!(
+            offset,
+            Some(serde_json::json!(written)),
+            "cursor after the last written page"
+        );
+    }
+
+    emu.fail_list_requests_after(None);
+    let out = cli(&cfg.path(), &["backfill"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_mirrors(&db.pool, TABLE, &emu).await;
+    let (runs, seen, added): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), max(seen), max(added) FROM idsync.sync_runs WHERE kind = 'backfill' AND status = 'completed'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (runs, seen, added),
+        (1, 5000, 5000),
+        "one run, each user once"
+    );
+}
+
 #[tokio::test]
 async fn interrupted_backfill_resumes_without_duplicates_or_gaps() {
     let db = postgres().await;
