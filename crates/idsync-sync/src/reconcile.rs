@@ -117,13 +117,20 @@ async fn pass(
     conn.close_on_drop();
     seen::create(&mut conn).await?;
     let mut counts = RunCounts::default();
-    let mut cursor = None;
+    let mut page = target.provider.list_page(None).await?;
     loop {
-        let page = target.provider.list_page(cursor.as_ref()).await?;
-        counts += apply_listed(&mut conn, target, run_id, &page).await?;
+        // The next page is fetched while this one is written.
+        let (written, fetched) =
+            tokio::join!(apply_listed(&mut conn, target, run_id, &page), async {
+                match &page.next {
+                    Some(next) => target.provider.list_page(Some(next)).await.map(Some),
+                    None => Ok(None),
+                }
+            });
+        counts += written?;
         progress.page(counts);
-        match page.next {
-            Some(next) => cursor = Some(next),
+        match fetched? {
+            Some(next) => page = next,
             None => break,
         }
     }
