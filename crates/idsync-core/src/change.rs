@@ -108,6 +108,10 @@ pub enum ChangeKind {
     Delete {
         raw_json: serde_json::Value,
     },
+    /// The user is kept with this profile but marked deleted: a deprovisioned
+    /// user whose current state is still known (SCIM's `active: false`).
+    /// Orders like a delete.
+    Deactivate(Profile),
 }
 
 /// One user change, from whichever path it came.
@@ -135,8 +139,22 @@ impl Change {
         }
     }
 
+    /// A deactivation of a known profile; see [`ChangeKind::Deactivate`].
+    pub fn deactivate(profile: Profile, version: Version) -> Self {
+        Self {
+            user_id: profile.id.clone(),
+            version,
+            kind: ChangeKind::Deactivate(profile),
+        }
+    }
+
+    /// Whether the change marks the user deleted (a delete or a
+    /// deactivation).
     pub fn is_delete(&self) -> bool {
-        matches!(self.kind, ChangeKind::Delete { .. })
+        matches!(
+            self.kind,
+            ChangeKind::Delete { .. } | ChangeKind::Deactivate(_)
+        )
     }
 
     /// Whether `self` should replace `other` for the same user: the newer

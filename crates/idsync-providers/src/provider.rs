@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::keys::Keys;
 use crate::manage::{NewUser, UserUpdate};
 use crate::push::{PushError, PushEvent, PushRequest};
+use crate::served::ServedApi;
 use crate::{ApiError, DecodeError};
 
 /// A provider call in flight. Boxed so that [`Connector`] can be a trait
@@ -144,6 +145,26 @@ pub trait Connector: Send + Sync + fmt::Debug {
     fn update_user<'a>(&'a self, id: &'a str, update: &'a UserUpdate) -> ApiFuture<'a, Value>;
 
     fn delete_user<'a>(&'a self, id: &'a str) -> ApiFuture<'a, ()>;
+
+    /// The API this provider serves, which its identity provider writes to
+    /// (SCIM); `None` for providers that only push and are read.
+    fn served(&self) -> Option<&dyn ServedApi> {
+        None
+    }
+
+    /// Whether idsync reads users through the provider's API: backfill,
+    /// reconcile and refreshes. `false` when the provider writes
+    /// everything itself (SCIM) and `list_page`/`get_user` are
+    /// `Unsupported`.
+    fn pulls(&self) -> bool {
+        true
+    }
+
+    /// Whether idsync may create, update and delete users through the
+    /// provider's API (the admin API and the console).
+    fn manages_users(&self) -> bool {
+        true
+    }
 }
 
 /// What `connect` did, or would do, at the provider.
@@ -262,5 +283,20 @@ impl Provider {
 
     pub async fn delete_user(&self, id: &str) -> Result<(), ApiError> {
         self.0.delete_user(id).await
+    }
+
+    /// See [`Connector::served`].
+    pub fn served(&self) -> Option<&dyn ServedApi> {
+        self.0.served()
+    }
+
+    /// See [`Connector::pulls`].
+    pub fn pulls(&self) -> bool {
+        self.0.pulls()
+    }
+
+    /// See [`Connector::manages_users`].
+    pub fn manages_users(&self) -> bool {
+        self.0.manages_users()
     }
 }

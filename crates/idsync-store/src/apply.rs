@@ -8,7 +8,9 @@
 //! - a delete applies when its version is not older; it keeps the last
 //!   profile and the first `deleted_at`;
 //! - a delete of a user never seen inserts a tombstone, so a stale create
-//!   delivered later cannot bring the user back.
+//!   delivered later cannot bring the user back;
+//! - a deactivation is a delete that also replaces the profile, and is not
+//!   written when the row is already deactivated with that profile.
 
 use std::collections::HashMap;
 
@@ -132,18 +134,25 @@ pub async fn apply_changes(
     let mut created: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(n);
     let mut versions = Vec::with_capacity(n);
     let mut deleted: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(n);
+    // Deactivations: deletes that still replace the profile.
+    let mut deactivated: Vec<String> = Vec::new();
     for change in order.iter().map(|&i| &winners[i]) {
         ids.push(change.user_id.as_str().to_owned());
         versions.push(change.version.at());
         match &change.kind {
             // Rule 7: what Postgres cannot hold is cleaned here, where every
             // path to the table meets (see idsync_core's `storable`).
-            ChangeKind::Upsert(p) => {
+            ChangeKind::Upsert(p) | ChangeKind::Deactivate(p) => {
                 raw.push(storable_json(&p.raw_json).into_owned());
                 names.push(p.name.as_deref().map(|s| storable_text(s).into_owned()));
                 emails.push(p.email.as_deref().map(|s| storable_text(s).into_owned()));
                 created.push(p.created_at.and_then(storable_time));
-                deleted.push(None);
+                if matches!(change.kind, ChangeKind::Deactivate(_)) {
+                    deactivated.push(change.user_id.as_str().to_owned());
+                    deleted.push(Some(change.version.at()));
+                } else {
+                    deleted.push(None);
+                }
             }
             ChangeKind::Delete { raw_json } => {
                 raw.push(storable_json(raw_json).into_owned());
@@ -160,10 +169,14 @@ pub async fn apply_changes(
 SELECT * FROM UNNEST($1::jsonb[], $2::text[], $3::text[], $4::text[],
                      $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])
 ON CONFLICT (id) DO UPDATE SET
-    raw_json   = CASE WHEN EXCLUDED.deleted_at IS NULL THEN EXCLUDED.raw_json ELSE t.raw_json END,
-    name       = CASE WHEN EXCLUDED.deleted_at IS NULL THEN EXCLUDED.name ELSE t.name END,
-    email      = CASE WHEN EXCLUDED.deleted_at IS NULL THEN EXCLUDED.email ELSE t.email END,
-    created_at = CASE WHEN EXCLUDED.deleted_at IS NULL THEN EXCLUDED.created_at ELSE t.created_at END,
+    raw_json   = CASE WHEN EXCLUDED.deleted_at IS NULL OR EXCLUDED.id = ANY($8)
+                      THEN EXCLUDED.raw_json ELSE t.raw_json END,
+    name       = CASE WHEN EXCLUDED.deleted_at IS NULL OR EXCLUDED.id = ANY($8)
+                      THEN EXCLUDED.name ELSE t.name END,
+    email      = CASE WHEN EXCLUDED.deleted_at IS NULL OR EXCLUDED.id = ANY($8)
+                      THEN EXCLUDED.email ELSE t.email END,
+    created_at = CASE WHEN EXCLUDED.deleted_at IS NULL OR EXCLUDED.id = ANY($8)
+                      THEN EXCLUDED.created_at ELSE t.created_at END,
     updated_at = EXCLUDED.updated_at,
     deleted_at = CASE WHEN EXCLUDED.deleted_at IS NULL THEN NULL
                       ELSE coalesce(t.deleted_at, EXCLUDED.deleted_at) END
@@ -171,6 +184,12 @@ WHERE CASE WHEN EXCLUDED.deleted_at IS NULL THEN
         (t.updated_at IS NULL OR t.updated_at < EXCLUDED.updated_at
             OR (t.updated_at = EXCLUDED.updated_at AND t.deleted_at IS NULL))
         AND (t.deleted_at IS NOT NULL
+            OR (t.raw_json, t.name, t.email, t.created_at)
+               IS DISTINCT FROM (EXCLUDED.raw_json, EXCLUDED.name, EXCLUDED.email, EXCLUDED.created_at))
+      WHEN EXCLUDED.id = ANY($8) THEN
+        (t.updated_at IS NULL OR t.updated_at < EXCLUDED.updated_at
+            OR (t.updated_at = EXCLUDED.updated_at AND t.deleted_at IS NULL))
+        AND (t.deleted_at IS NULL
             OR (t.raw_json, t.name, t.email, t.created_at)
                IS DISTINCT FROM (EXCLUDED.raw_json, EXCLUDED.name, EXCLUDED.email, EXCLUDED.created_at))
       ELSE
@@ -188,6 +207,7 @@ RETURNING id, (xmax = 0) AS inserted"#,
         .bind(&created)
         .bind(&versions)
         .bind(&deleted)
+        .bind(&deactivated)
         .fetch_all(&mut *conn)
         .await?;
     let mut written_by_id: HashMap<String, bool> = HashMap::with_capacity(written.len());
