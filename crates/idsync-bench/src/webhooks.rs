@@ -78,6 +78,7 @@ impl Fixture {
             reconcile_interval: None,
             full_reconcile_interval: None,
             refresh_wake: Default::default(),
+            resources: None,
         };
         let state = AppState::new(pool.clone(), vec![runtime]).with_metrics(metrics);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

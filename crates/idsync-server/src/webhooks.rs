@@ -272,7 +272,7 @@ fn unavailable(e: &idsync_store::StoreError) -> HttpError {
 
 /// Whether reading the body failed on the size limit, rather than on the
 /// connection (a client that went away).
-fn is_too_large(e: &axum::Error) -> bool {
+pub(crate) fn is_too_large(e: &axum::Error) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cause {
         if c.is::<http_body_util::LengthLimitError>() {

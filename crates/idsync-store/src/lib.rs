@@ -7,6 +7,8 @@
 //! - [`applier`]: group commit for concurrent webhook requests.
 //! - [`deliveries`], [`runs`], [`errors`]: bookkeeping read by `status`.
 //! - [`refresh`]: users notified by id, waiting to be fetched.
+//! - [`resources`]: users and groups written through a served API (SCIM);
+//!   [`served_log`]: its recent requests.
 //! - [`lock`]: per-connection advisory locks for once-at-a-time jobs.
 
 pub mod applier;
@@ -17,7 +19,9 @@ pub mod errors;
 pub mod lock;
 pub mod migrate;
 pub mod refresh;
+pub mod resources;
 pub mod runs;
+pub mod served_log;
 pub mod status;
 mod table;
 pub mod users;

@@ -93,7 +93,10 @@ fn attribute(a: &Attr) -> Value {
 }
 
 pub fn find_schema(id: &str) -> Option<&'static Schema> {
-    SCHEMAS.iter().copied().find(|s| s.id.eq_ignore_ascii_case(id))
+    SCHEMAS
+        .iter()
+        .copied()
+        .find(|s| s.id.eq_ignore_ascii_case(id))
 }
 
 pub fn find_resource_type(name: &str) -> Option<&'static ResourceType> {
@@ -123,23 +126,41 @@ mod tests {
     fn the_user_schema_announces_what_is_stored() {
         let s = schema(&crate::scim::schema::USER_SCHEMA, "https://x/scim/c/v2");
         assert_eq!(s["id"], USER);
-        let names: Vec<&str> = s["attributes"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
-        assert!(names.contains(&"userName") && names.contains(&"emails") && names.contains(&"active"));
+        let names: Vec<&str> = s["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            names.contains(&"userName") && names.contains(&"emails") && names.contains(&"active")
+        );
         assert!(!names.contains(&"groups"), "not computed, so not announced");
         let user_name = &s["attributes"][0];
         assert_eq!(user_name["uniqueness"], "server");
         assert_eq!(user_name["required"], true);
-        let password = s["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "password").unwrap();
+        let password = s["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "password")
+            .unwrap();
         assert_eq!(password["returned"], "never");
         assert_eq!(password["mutability"], "writeOnly");
-        assert_eq!(s["meta"]["location"], format!("https://x/scim/c/v2/Schemas/{USER}"));
+        assert_eq!(
+            s["meta"]["location"],
+            format!("https://x/scim/c/v2/Schemas/{USER}")
+        );
     }
 
     #[test]
     fn resource_types_and_config() {
         let rt = resource_type(&USER_TYPE, "b");
         assert_eq!(rt["endpoint"], "/Users");
-        assert_eq!(rt["schemaExtensions"], json!([{"schema": ENTERPRISE, "required": false}]));
+        assert_eq!(
+            rt["schemaExtensions"],
+            json!([{"schema": ENTERPRISE, "required": false}])
+        );
         let spc = service_provider_config("b");
         assert_eq!(spc["patch"]["supported"], true);
         assert_eq!(spc["bulk"]["supported"], false);

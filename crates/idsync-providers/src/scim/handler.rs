@@ -12,8 +12,7 @@ use super::response;
 use super::schema::{GROUP_TYPE, ResourceType, USER_TYPE};
 use super::{Connection, patch};
 use crate::served::{
-    Condition, Query, Resource, ResourceKind, ResourceStore, ServedRequest, ServedResponse,
-    Stored,
+    Condition, Query, Resource, ResourceKind, ResourceStore, ServedRequest, ServedResponse, Stored,
 };
 
 /// The default page size of a list.
@@ -114,7 +113,11 @@ impl Call<'_> {
                 } else {
                     return Err(ScimError::not_found(format!("no endpoint /{path}")));
                 };
-                let on = Resources { call: self, kind, rt };
+                let on = Resources {
+                    call: self,
+                    kind,
+                    rt,
+                };
                 match rest {
                     [] if method == Method::GET => on.list().await,
                     [] if method == Method::POST => on.create().await,
@@ -250,7 +253,12 @@ impl Resources<'_, '_> {
                     .urn
                     .as_deref()
                     .is_none_or(|u| u.eq_ignore_ascii_case(self.rt.core.id));
-                let attr = c.path.attr.as_deref().unwrap_or_default().to_ascii_lowercase();
+                let attr = c
+                    .path
+                    .attr
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
                 let sub = c.path.sub.as_deref().map(str::to_ascii_lowercase);
                 let condition = match (self.kind, core, attr.as_str(), sub.as_deref()) {
                     (_, true, "id", None) => Condition::Id(value),
@@ -303,8 +311,10 @@ impl Resources<'_, '_> {
     async fn replace(&self, id: &str) -> Result<ServedResponse, ScimError> {
         let json = resource::normalize(self.rt, self.body()?)?;
         let kind = self.kind;
-        self.modify(id, move |_current| resource::to_store(kind, id, json.clone()))
-            .await
+        self.modify(id, move |_current| {
+            resource::to_store(kind, id, json.clone())
+        })
+        .await
     }
 
     async fn patch(&self, id: &str) -> Result<ServedResponse, ScimError> {
@@ -340,7 +350,9 @@ impl Resources<'_, '_> {
                 before = Some(current.modified);
                 if let Some(wanted) = &if_match
                     && wanted.trim() != "*"
-                    && !wanted.split(',').any(|w| w.trim() == resource::etag(current))
+                    && !wanted
+                        .split(',')
+                        .any(|w| w.trim() == resource::etag(current))
                 {
                     refused = Some(ScimError::new(
                         StatusCode::PRECONDITION_FAILED,

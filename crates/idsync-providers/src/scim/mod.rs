@@ -106,9 +106,7 @@ impl ProviderDef for Scim {
         };
         let mut table = |key: &str, default: &str| {
             let raw = keys.optional(key).unwrap_or_else(|| default.to_owned());
-            SqlIdent::parse(&raw)
-                .map_err(|e| keys.problem(key, e))
-                .ok()
+            SqlIdent::parse(&raw).map_err(|e| keys.problem(key, e)).ok()
         };
         let groups = table("groups_table", DEFAULT_GROUPS_TABLE);
         let members = table("members_table", DEFAULT_MEMBERS_TABLE);
@@ -187,7 +185,8 @@ impl ServedApi for Connection {
     }
 }
 
-const NO_PULL: &str = "SCIM connections have no API to read: the identity provider writes to idsync";
+const NO_PULL: &str =
+    "SCIM connections have no API to read: the identity provider writes to idsync";
 
 impl Connector for Connection {
     fn info(&self) -> &'static ProviderInfo {
@@ -247,7 +246,13 @@ mod tests {
         let token = BearerToken::new(&Secret::new("s3cret-token"));
         let mut headers = HeaderMap::new();
         assert!(!token.verify(&headers));
-        for wrong in ["Bearer s3cret-toke", "Basic s3cret-token", "s3cret-token", "Bearer ", "Bearer S3CRET-TOKEN"] {
+        for wrong in [
+            "Bearer s3cret-toke",
+            "Basic s3cret-token",
+            "s3cret-token",
+            "Bearer ",
+            "Bearer S3CRET-TOKEN",
+        ] {
             headers.insert("authorization", wrong.parse().unwrap());
             assert!(!token.verify(&headers), "{wrong}");
         }
@@ -272,8 +277,15 @@ mod tests {
             panic!("accepted")
         };
         assert_eq!(problems.len(), 3, "{problems:?}");
-        assert!(problems[0].starts_with("c.bearer_token: missing"), "{problems:?}");
-        assert!(problems.iter().any(|p| p.starts_with("c.id_source: \"email\"")));
+        assert!(
+            problems[0].starts_with("c.bearer_token: missing"),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("c.id_source: \"email\""))
+        );
         assert!(problems.iter().any(|p| p.starts_with("c.groups_table:")));
     }
 }

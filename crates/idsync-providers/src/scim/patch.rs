@@ -22,7 +22,11 @@ enum Op {
 }
 
 /// Applies the request's operations, in order, to `resource`.
-pub fn apply(rt: &ResourceType, resource: &mut Map<String, Value>, body: &Value) -> Result<(), ScimError> {
+pub fn apply(
+    rt: &ResourceType,
+    resource: &mut Map<String, Value>,
+    body: &Value,
+) -> Result<(), ScimError> {
     let Some(object) = body.as_object() else {
         return Err(ScimError::invalid_syntax(format!(
             "a PATCH body is a {PATCH_OP} object"
@@ -41,7 +45,10 @@ pub fn apply(rt: &ResourceType, resource: &mut Map<String, Value>, body: &Value)
                 .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
                 .map(|(_, v)| v)
         };
-        let op = match field("op").and_then(Value::as_str).map(str::to_ascii_lowercase) {
+        let op = match field("op")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase)
+        {
             Some(op) if op == "add" => Op::Add,
             Some(op) if op == "replace" => Op::Replace,
             Some(op) if op == "remove" => Op::Remove,
@@ -81,7 +88,10 @@ fn without_path(
         ));
     };
     for (key, v) in values {
-        if ["id", "meta", "schemas"].iter().any(|c| c.eq_ignore_ascii_case(&key)) {
+        if ["id", "meta", "schemas"]
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&key))
+        {
             // Read-only; Okta repeats the group's id when renaming it.
             continue;
         }
@@ -106,7 +116,11 @@ struct Resolved {
 
 fn resolve(rt: &ResourceType, path: &AttrPath) -> Result<Resolved, ScimError> {
     let shown = || {
-        let mut s = path.urn.clone().map(|u| format!("{u}:")).unwrap_or_default();
+        let mut s = path
+            .urn
+            .clone()
+            .map(|u| format!("{u}:"))
+            .unwrap_or_default();
         s.push_str(path.attr.as_deref().unwrap_or_default());
         if let Some(sub) = &path.sub {
             s.push('.');
@@ -116,9 +130,9 @@ fn resolve(rt: &ResourceType, path: &AttrPath) -> Result<Resolved, ScimError> {
     };
     let schema = match &path.urn {
         None => rt.core,
-        Some(urn) => rt
-            .schema(urn)
-            .ok_or_else(|| ScimError::invalid_path(format!("{urn:?} is not a schema of {}", rt.name)))?,
+        Some(urn) => rt.schema(urn).ok_or_else(|| {
+            ScimError::invalid_path(format!("{urn:?} is not a schema of {}", rt.name))
+        })?,
     };
     let extension = (!std::ptr::eq(schema, rt.core)).then_some(schema);
     let Some(name) = &path.attr else {
@@ -135,7 +149,9 @@ fn resolve(rt: &ResourceType, path: &AttrPath) -> Result<Resolved, ScimError> {
         Some(a) => a,
         None if extension.is_none() && name.eq_ignore_ascii_case("externalId") => &EXTERNAL_ID,
         None if extension.is_none()
-            && ["id", "meta", "schemas"].iter().any(|c| c.eq_ignore_ascii_case(name)) =>
+            && ["id", "meta", "schemas"]
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(name)) =>
         {
             return Err(ScimError::bad(
                 "mutability",
@@ -189,10 +205,20 @@ fn at_path(
     let result = match (resolved.attr, &target.filter) {
         (None, _) => whole_extension(container, resolved.extension, op, value),
         (Some(attr), None) => set(container, attr, resolved.sub, op, value),
-        (Some(attr), Some(filter)) => filtered(container, attr, filter, target.filter_sub.as_deref(), op, value),
+        (Some(attr), Some(filter)) => filtered(
+            container,
+            attr,
+            filter,
+            target.filter_sub.as_deref(),
+            op,
+            value,
+        ),
     };
     if let Some(ext) = resolved.extension
-        && resource.get(ext.id).and_then(Value::as_object).is_some_and(Map::is_empty)
+        && resource
+            .get(ext.id)
+            .and_then(Value::as_object)
+            .is_some_and(Map::is_empty)
     {
         resource.remove(ext.id);
     }
@@ -213,7 +239,10 @@ fn whole_extension(
         return Ok(());
     }
     let Some(Value::Object(values)) = value else {
-        return Err(ScimError::invalid_value(format!("{} takes an object", ext.id)));
+        return Err(ScimError::invalid_value(format!(
+            "{} takes an object",
+            ext.id
+        )));
     };
     for (key, v) in values {
         let attr = schema::find(ext.attrs, &key).ok_or_else(|| {
@@ -305,7 +334,10 @@ fn set(
         }
         (None, false) if attr.ty == Type::Complex => {
             let Value::Object(_) = &value else {
-                return Err(ScimError::invalid_value(format!("{} takes an object", attr.name)));
+                return Err(ScimError::invalid_value(format!(
+                    "{} takes an object",
+                    attr.name
+                )));
             };
             let slot = container
                 .entry(key.clone())
@@ -341,7 +373,10 @@ fn filtered(
     for c in filter {
         let known = c.path.urn.is_none()
             && c.path.sub.is_none()
-            && c.path.attr.as_deref().is_some_and(|a| schema::find(attr.sub, a).is_some());
+            && c.path
+                .attr
+                .as_deref()
+                .is_some_and(|a| schema::find(attr.sub, a).is_some());
         if !known {
             return Err(ScimError::invalid_filter(format!(
                 "the filter of {} compares an attribute it does not have",
@@ -402,7 +437,12 @@ fn filtered(
         // one: the value is added with what the filter names.
         let mut new = Map::new();
         for c in filter {
-            if let Some(a) = c.path.attr.as_deref().and_then(|a| schema::find(attr.sub, a)) {
+            if let Some(a) = c
+                .path
+                .attr
+                .as_deref()
+                .and_then(|a| schema::find(attr.sub, a))
+            {
                 new.insert(a.name.to_owned(), c.value.clone());
             }
         }
@@ -513,7 +553,9 @@ fn sync_schemas(rt: &ResourceType, resource: &mut Map<String, Value>) {
     };
     for ext in rt.extensions {
         let present = resource.contains_key(ext.id);
-        let listed = list.iter().any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(ext.id)));
+        let listed = list
+            .iter()
+            .any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(ext.id)));
         if present && !listed {
             list.push(Value::String(ext.id.to_owned()));
         } else if !present && listed {
@@ -563,11 +605,26 @@ mod tests {
 
     #[test]
     fn entra_legacy_string_boolean_and_okta_pathless_deactivation() {
-        let r = patch(&USER_TYPE, user(), json!([{"op":"Replace","path":"active","value":"False"}])).unwrap();
+        let r = patch(
+            &USER_TYPE,
+            user(),
+            json!([{"op":"Replace","path":"active","value":"False"}]),
+        )
+        .unwrap();
         assert_eq!(r["active"], json!(false));
-        let r = patch(&USER_TYPE, user(), json!([{"op":"replace","value":{"active":false}}])).unwrap();
+        let r = patch(
+            &USER_TYPE,
+            user(),
+            json!([{"op":"replace","value":{"active":false}}]),
+        )
+        .unwrap();
         assert_eq!(r["active"], json!(false));
-        let r = patch(&USER_TYPE, user(), json!([{"op":"REPLACE","value":{"active":"True"}}])).unwrap();
+        let r = patch(
+            &USER_TYPE,
+            user(),
+            json!([{"op":"REPLACE","value":{"active":"True"}}]),
+        )
+        .unwrap();
         assert_eq!(r["active"], json!(true));
     }
 
@@ -585,7 +642,10 @@ mod tests {
         assert_eq!(r["name"]["givenName"], "Kkom");
         assert_eq!(r["name"]["familyName"], "Unua");
         assert_eq!(r["name"]["formatted"], "givenName familyName");
-        assert_eq!(r[ENTERPRISE], json!({"department":"Eng","employeeNumber":"Aklq","manager":{"value":"m1"}}));
+        assert_eq!(
+            r[ENTERPRISE],
+            json!({"department":"Eng","employeeNumber":"Aklq","manager":{"value":"m1"}})
+        );
     }
 
     #[test]
@@ -616,45 +676,104 @@ mod tests {
         let mut u = user();
         u.remove("emails");
         let r = patch(&USER_TYPE, u, json!([{"op":"Replace","path":"emails[type eq \"work\"].value","value":"w@example.com"}])).unwrap();
-        assert_eq!(r["emails"], json!([{"type":"work","value":"w@example.com"}]));
+        assert_eq!(
+            r["emails"],
+            json!([{"type":"work","value":"w@example.com"}])
+        );
     }
 
     #[test]
     fn group_membership_forms() {
-        let group = normalize(&GROUP_TYPE, json!({"displayName":"Test SCIMv2","members":[{"value":"u1","display":"one"}]})).unwrap();
+        let group = normalize(
+            &GROUP_TYPE,
+            json!({"displayName":"Test SCIMv2","members":[{"value":"u1","display":"one"}]}),
+        )
+        .unwrap();
         // Okta: remove by filter, add a list without type.
         let r = patch(&GROUP_TYPE, group.clone(), json!([
             {"op":"remove","path":"members[value eq \"u1\"]"},
             {"op":"add","path":"members","value":[{"value":"u2","display":"test.user@okta.local"}]}])).unwrap();
-        assert_eq!(r["members"], json!([{"value":"u2","display":"test.user@okta.local"}]));
+        assert_eq!(
+            r["members"],
+            json!([{"value":"u2","display":"test.user@okta.local"}])
+        );
         // Entra: add with `$ref: null`, remove listed in value.
-        let r = patch(&GROUP_TYPE, group.clone(), json!([{"op":"Add","path":"members","value":[{"$ref":null,"value":"u3"}]}])).unwrap();
-        assert_eq!(r["members"], json!([{"value":"u1","display":"one"},{"value":"u3"}]));
-        let r = patch(&GROUP_TYPE, group.clone(), json!([{"op":"Remove","path":"members","value":[{"$ref":null,"value":"u1"}]}])).unwrap();
+        let r = patch(
+            &GROUP_TYPE,
+            group.clone(),
+            json!([{"op":"Add","path":"members","value":[{"$ref":null,"value":"u3"}]}]),
+        )
+        .unwrap();
+        assert_eq!(
+            r["members"],
+            json!([{"value":"u1","display":"one"},{"value":"u3"}])
+        );
+        let r = patch(
+            &GROUP_TYPE,
+            group.clone(),
+            json!([{"op":"Remove","path":"members","value":[{"$ref":null,"value":"u1"}]}]),
+        )
+        .unwrap();
         assert!(r.get("members").is_none());
         // Adding a member already there does not duplicate it.
-        let r = patch(&GROUP_TYPE, group.clone(), json!([{"op":"add","path":"members","value":[{"value":"u1"}]}])).unwrap();
+        let r = patch(
+            &GROUP_TYPE,
+            group.clone(),
+            json!([{"op":"add","path":"members","value":[{"value":"u1"}]}]),
+        )
+        .unwrap();
         assert_eq!(r["members"], json!([{"value":"u1","display":"one"}]));
         // Replace with an empty list empties the group.
-        let r = patch(&GROUP_TYPE, group.clone(), json!([{"op":"replace","path":"members","value":[]}])).unwrap();
+        let r = patch(
+            &GROUP_TYPE,
+            group.clone(),
+            json!([{"op":"replace","path":"members","value":[]}]),
+        )
+        .unwrap();
         assert!(r.get("members").is_none());
         // Okta's rename repeats the id, which is ignored.
-        let r = patch(&GROUP_TYPE, group, json!([{"op":"replace","value":{"id":"g1","displayName":"Renamed"}}])).unwrap();
+        let r = patch(
+            &GROUP_TYPE,
+            group,
+            json!([{"op":"replace","value":{"id":"g1","displayName":"Renamed"}}]),
+        )
+        .unwrap();
         assert_eq!(r["displayName"], "Renamed");
     }
 
     #[test]
     fn bad_patches_are_refused() {
         let cases = [
-            (json!([{"op":"replace","path":"nosuch","value":"x"}]), "invalidPath"),
-            (json!([{"op":"replace","path":"name.nosuch","value":"x"}]), "invalidPath"),
-            (json!([{"op":"replace","value":{"nosuch":"x"}}]), "invalidPath"),
-            (json!([{"op":"replace","path":"urn:example:other:Thing:attr","value":"x"}]), "invalidPath"),
+            (
+                json!([{"op":"replace","path":"nosuch","value":"x"}]),
+                "invalidPath",
+            ),
+            (
+                json!([{"op":"replace","path":"name.nosuch","value":"x"}]),
+                "invalidPath",
+            ),
+            (
+                json!([{"op":"replace","value":{"nosuch":"x"}}]),
+                "invalidPath",
+            ),
+            (
+                json!([{"op":"replace","path":"urn:example:other:Thing:attr","value":"x"}]),
+                "invalidPath",
+            ),
             (json!([{"op":"remove"}]), "noTarget"),
             (json!([{"op":"move","path":"nickName"}]), "invalidSyntax"),
-            (json!([{"op":"replace","path":"emails[type ne \"work\"].value","value":"x"}]), "invalidFilter"),
-            (json!([{"op":"replace","path":"id","value":"x"}]), "mutability"),
-            (json!([{"op":"replace","path":"active","value":"maybe"}]), "invalidValue"),
+            (
+                json!([{"op":"replace","path":"emails[type ne \"work\"].value","value":"x"}]),
+                "invalidFilter",
+            ),
+            (
+                json!([{"op":"replace","path":"id","value":"x"}]),
+                "mutability",
+            ),
+            (
+                json!([{"op":"replace","path":"active","value":"maybe"}]),
+                "invalidValue",
+            ),
         ];
         for (ops, expected) in cases {
             let e = patch(&USER_TYPE, user(), ops.clone()).unwrap_err();

@@ -116,8 +116,7 @@ pub fn filter(raw: &str, known: &[&str]) -> Result<Vec<Comparison>, ScimError> {
                 ScimError::invalid_filter(format!("{w:?} is not a value (quote strings)"))
             })?,
         };
-        let path = attr_path(path, known)
-            .map_err(|e| ScimError::invalid_filter(e.detail))?;
+        let path = attr_path(path, known).map_err(|e| ScimError::invalid_filter(e.detail))?;
         out.push(Comparison { path, value });
         match tail {
             [] => return Ok(out),
@@ -152,7 +151,9 @@ pub fn patch_path(raw: &str, known: &[&str]) -> Result<PatchPath, ScimError> {
     let inner = filter(&raw[open + 1..close], &[])?;
     let after = &raw[close + 1..];
     let filter_sub = match after.strip_prefix('.') {
-        Some(sub) if !sub.is_empty() && sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '$') => {
+        Some(sub)
+            if !sub.is_empty() && sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '$') =>
+        {
             Some(sub.to_owned())
         }
         None if after.is_empty() => None,
@@ -316,8 +317,11 @@ mod tests {
         assert_eq!(p.filter_sub.as_deref(), Some("value"));
         assert_eq!(p.filter.unwrap()[0].value, json!("work"));
 
-        let p = patch_path(r#"members[value eq "89bb1940-b905-4575-9e7f-6f887cfb368e"]"#, KNOWN)
-            .unwrap();
+        let p = patch_path(
+            r#"members[value eq "89bb1940-b905-4575-9e7f-6f887cfb368e"]"#,
+            KNOWN,
+        )
+        .unwrap();
         assert_eq!(p.attr, path("members", None));
         assert_eq!(p.filter_sub, None);
 
@@ -332,7 +336,12 @@ mod tests {
         let p = patch_path("name.familyName", KNOWN).unwrap();
         assert_eq!(p.attr, path("name", Some("familyName")));
 
-        for bad in ["", "a b", "emails[type eq \"work\"", "emails[type eq \"w\"]x"] {
+        for bad in [
+            "",
+            "a b",
+            "emails[type eq \"work\"",
+            "emails[type eq \"w\"]x",
+        ] {
             assert!(patch_path(bad, KNOWN).is_err(), "{bad}");
         }
     }

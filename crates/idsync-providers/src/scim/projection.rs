@@ -55,7 +55,9 @@ impl Projection {
                     let mut kept = Map::new();
                     for (k, v) in inner {
                         let matching = |p: &&AttrPath| {
-                            p.urn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(ext.id))
+                            p.urn
+                                .as_deref()
+                                .is_some_and(|u| u.eq_ignore_ascii_case(ext.id))
                                 && p.attr.as_deref().is_none_or(|a| a.eq_ignore_ascii_case(&k))
                         };
                         if let Some(v) = self.select(matching, v) {
@@ -66,8 +68,12 @@ impl Projection {
                 }
                 (_, _, v) => {
                     let matching = |p: &&AttrPath| {
-                        p.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(core))
-                            && p.attr.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(&key))
+                        p.urn
+                            .as_deref()
+                            .is_none_or(|u| u.eq_ignore_ascii_case(core))
+                            && p.attr
+                                .as_deref()
+                                .is_some_and(|a| a.eq_ignore_ascii_case(&key))
                     };
                     self.select(matching, v)
                 }
@@ -92,7 +98,9 @@ impl Projection {
                     return Some(value);
                 }
                 let subs: Vec<&str> = named.iter().filter_map(|p| p.sub.as_deref()).collect();
-                Some(keep_subs(value, |k| subs.iter().any(|s| s.eq_ignore_ascii_case(k))))
+                Some(keep_subs(value, |k| {
+                    subs.iter().any(|s| s.eq_ignore_ascii_case(k))
+                }))
             }
             Self::Except(paths) => {
                 let named: Vec<&AttrPath> = paths.iter().filter(|p| matching(p)).collect();
@@ -100,7 +108,9 @@ impl Projection {
                     return None;
                 }
                 let subs: Vec<&str> = named.iter().filter_map(|p| p.sub.as_deref()).collect();
-                Some(keep_subs(value, |k| !subs.iter().any(|s| s.eq_ignore_ascii_case(k))))
+                Some(keep_subs(value, |k| {
+                    !subs.iter().any(|s| s.eq_ignore_ascii_case(k))
+                }))
             }
         }
     }
@@ -111,7 +121,9 @@ impl Projection {
 fn keep_subs(value: Value, keep: impl Fn(&str) -> bool + Copy) -> Value {
     match value {
         Value::Object(o) => Value::Object(o.into_iter().filter(|(k, _)| keep(k)).collect()),
-        Value::Array(items) => Value::Array(items.into_iter().map(|i| keep_subs(i, keep)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|i| keep_subs(i, keep)).collect())
+        }
         v => v,
     }
 }
@@ -130,12 +142,18 @@ mod tests {
 
     #[test]
     fn attributes_keep_only_what_is_named() {
-        let p = Projection::parse(&USER_TYPE, Some("userName,name.givenName,emails.value"), None).unwrap();
+        let p = Projection::parse(
+            &USER_TYPE,
+            Some("userName,name.givenName,emails.value"),
+            None,
+        )
+        .unwrap();
         assert_eq!(
             p.apply(&USER_TYPE, user()),
             json!({"id":"u1","schemas":["s"],"userName":"a","name":{"givenName":"A"},"emails":[{"value":"a@x"}]})
         );
-        let p = Projection::parse(&USER_TYPE, Some(&format!("{ENTERPRISE}:department")), None).unwrap();
+        let p =
+            Projection::parse(&USER_TYPE, Some(&format!("{ENTERPRISE}:department")), None).unwrap();
         assert_eq!(
             p.apply(&USER_TYPE, user()),
             json!({"id":"u1","schemas":["s"],ENTERPRISE:{"department":"Eng"}})
@@ -152,10 +170,17 @@ mod tests {
         );
         let p = Projection::parse(&GROUP_TYPE, None, Some("members")).unwrap();
         assert_eq!(
-            p.apply(&GROUP_TYPE, json!({"id":"g","displayName":"G","members":[{"value":"u"}]})),
+            p.apply(
+                &GROUP_TYPE,
+                json!({"id":"g","displayName":"G","members":[{"value":"u"}]})
+            ),
             json!({"id":"g","displayName":"G"})
         );
         let p = Projection::parse(&USER_TYPE, None, Some("id")).unwrap();
-        assert_eq!(p.apply(&USER_TYPE, json!({"id":"u1"})), json!({"id":"u1"}), "id is always returned");
+        assert_eq!(
+            p.apply(&USER_TYPE, json!({"id":"u1"})),
+            json!({"id":"u1"}),
+            "id is always returned"
+        );
     }
 }

@@ -15,7 +15,9 @@ use crate::served::{Member, Resource, ResourceKind, Stored};
 /// them, with `id`, `meta`, `password` and null values left out.
 pub fn normalize(rt: &ResourceType, value: Value) -> Result<Map<String, Value>, ScimError> {
     let Value::Object(object) = value else {
-        return Err(ScimError::invalid_syntax("the resource is not a JSON object"));
+        return Err(ScimError::invalid_syntax(
+            "the resource is not a JSON object",
+        ));
     };
     let mut out = Map::new();
     for (key, value) in object {
@@ -258,7 +260,9 @@ fn members(list: Vec<Value>) -> Result<Vec<Member>, ScimError> {
             return Err(ScimError::invalid_value("each member needs a string value"));
         };
         if idsync_core::UserId::parse(id).is_none() {
-            return Err(ScimError::invalid_value(format!("{id:?} is not a member id")));
+            return Err(ScimError::invalid_value(format!(
+                "{id:?} is not a member id"
+            )));
         }
         if !out.iter().any(|o| o.id == id) {
             out.push(Member {
@@ -313,7 +317,14 @@ pub fn editable(stored: &Stored) -> Map<String, Value> {
     if !stored.resource.members.is_empty() {
         json.insert(
             "members".to_owned(),
-            Value::Array(stored.resource.members.iter().map(|m| m.json.clone()).collect()),
+            Value::Array(
+                stored
+                    .resource
+                    .members
+                    .iter()
+                    .map(|m| m.json.clone())
+                    .collect(),
+            ),
         );
     }
     json
