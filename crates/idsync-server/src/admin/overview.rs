@@ -49,7 +49,10 @@ pub async fn overview(
     conn: &ConnectionRuntime,
 ) -> Result<ConnectionOverview, StoreError> {
     let name = conn.name.as_str();
-    let status = connection_status(&state.pool, name, &conn.table).await?;
+    let mut status = connection_status(&state.pool, name, &conn.table).await?;
+    if let Some(tables) = &conn.resources {
+        status.served = Some(idsync_store::status::served_status(&state.pool, tables).await?);
+    }
     let rejections =
         errors::count_recent(&state.pool, name, "webhook", REJECTION_WINDOW_SECS).await?;
     let (health, reasons) = judge(&status, rejections, conn.provider.pulls());

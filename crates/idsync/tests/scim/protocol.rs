@@ -299,8 +299,107 @@ async fn id_source_user_name_keys_rows_by_user_name() {
         .await
         .unwrap();
     assert_eq!(health["health"], "healthy", "{health}");
+    assert!(
+        health["webhook_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/scim/idp/v2")
+    );
+    assert_eq!(health["served"]["groups"], json!(0));
     assert_eq!(
         common::count(scim.pool(), "SELECT count(*) FROM idsync.sync_runs").await,
         0
     );
+}
+
+#[tokio::test]
+async fn status_console_and_admin_api_show_scim_and_offer_no_user_management() {
+    let scim = harness::start("").await;
+    let id = create(&scim, "hopper").await;
+    let group = scim
+        .call(
+            "POST",
+            "/Groups",
+            Some(json!({"displayName": "Admins", "members": [{"value": id}]})),
+        )
+        .await;
+    assert_eq!(group.status, 201);
+    scim.call("GET", "/Users?filter=userName%20eq%20%22nobody%22", None)
+        .await;
+    // Request records are written in the background.
+    common::wait_for_count(
+        scim.pool(),
+        "SELECT count(*) FROM idsync.served_requests",
+        3,
+    )
+    .await;
+
+    let client = reqwest::Client::new();
+    let api = |path: &str| {
+        client
+            .get(scim.server.url(path))
+            .bearer_auth(common::ADMIN_TOKEN)
+    };
+    let conn: serde_json::Value = api("/api/v1/connections/idp")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(conn["served"]["groups"], json!(1));
+    assert_eq!(conn["served"]["memberships"], json!(1));
+    let requests = conn["served"]["recent_requests"].as_array().unwrap();
+    // Recorded in the background, so in no particular order.
+    assert!(
+        requests
+            .iter()
+            .any(|r| r["method"] == "GET" && r["path"] == "/Users" && r["outcome"] == "listed")
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r["path"] == "/Groups" && r["status"] == 201 && r["outcome"] == "created")
+    );
+
+    // User management and jobs are refused: the identity provider owns the data.
+    let created = client
+        .post(scim.server.url("/api/v1/connections/idp/users"))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .json(&json!({"email": "x@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 422);
+    let backfill = client
+        .post(scim.server.url("/api/v1/connections/idp/backfill"))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(backfill.status(), 422);
+    assert_eq!(
+        common::count(scim.pool(), "SELECT count(*) FROM idsync.sync_runs").await,
+        0
+    );
+
+    // `idsync status` shows the groups and the requests.
+    let cfg = common::config_file(
+        &scim.db.url,
+        &format!(
+            "[[connections]]\nname = \"idp\"\nprovider = \"scim\"\nschema = \"app\"\nbearer_token = \"{}\"\n",
+            harness::TOKEN
+        ),
+    );
+    let out = common::cli(&cfg.path(), &["status"]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("groups:         1 active, 1 memberships"),
+        "{text}"
+    );
+    assert!(text.contains("POST /Groups → 201 created"), "{text}");
+    let out = common::cli(&cfg.path(), &["backfill"]).await;
+    assert!(out.status.success(), "skipped among all connections");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("idp: skipped"));
 }
