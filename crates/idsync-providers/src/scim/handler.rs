@@ -105,6 +105,11 @@ impl Call<'_> {
                     .ok_or_else(|| ScimError::not_found(format!("no schema {id:?}")))?;
                 Ok(read(discovery::schema(s, base)))
             }
+            [search] if search.eq_ignore_ascii_case(".search") => Err(ScimError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                None,
+                "searching several resource types at once is not supported; GET /Users or /Groups with a filter",
+            )),
             [first, rest @ ..] => {
                 let (kind, rt) = if first.eq_ignore_ascii_case("Users") {
                     (ResourceKind::User, &USER_TYPE)

@@ -245,6 +245,10 @@ fn whole_extension(
         )));
     };
     for (key, v) in values {
+        // An extension object serialised whole may name its own schema.
+        if key.eq_ignore_ascii_case("schemas") {
+            continue;
+        }
         let attr = schema::find(ext.attrs, &key).ok_or_else(|| {
             ScimError::invalid_path(format!("{key} is not an attribute of {}", ext.id))
         })?;
@@ -669,6 +673,26 @@ mod tests {
         assert!(r.get("roles").is_none());
         assert!(r.get(ENTERPRISE).is_none(), "emptied extension removed");
         assert_eq!(r["schemas"], json!([USER]), "and unlisted");
+    }
+
+    #[test]
+    fn a_whole_extension_may_name_its_schema() {
+        // scim2-client serialises an extension object with its `schemas`.
+        let r = patch(
+            &USER_TYPE,
+            user(),
+            json!([{"op":"add","path":ENTERPRISE,"value":{"schemas":[ENTERPRISE],"costCenter":"42"}}]),
+        )
+        .unwrap();
+        assert_eq!(r[ENTERPRISE], json!({"department":"Eng","costCenter":"42"}));
+        let r = patch(
+            &USER_TYPE,
+            user(),
+            json!([{"op":"remove","path":ENTERPRISE}]),
+        )
+        .unwrap();
+        assert!(r.get(ENTERPRISE).is_none());
+        assert_eq!(r["schemas"], json!([USER]));
     }
 
     #[test]

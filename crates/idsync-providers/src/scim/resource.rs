@@ -38,12 +38,14 @@ pub fn normalize(rt: &ResourceType, value: Value) -> Result<Map<String, Value>, 
                 }
             }
         } else if let Some(ext) = rt.extension(&key) {
-            let Value::Object(inner) = value else {
+            let Value::Object(mut inner) = value else {
                 return Err(ScimError::invalid_value(format!(
                     "{} must be an object",
                     ext.id
                 )));
             };
+            // The extension is named by the resource's `schemas` already.
+            inner.retain(|k, _| !k.eq_ignore_ascii_case("schemas"));
             let inner = attributes(ext.attrs, inner)?;
             if !inner.is_empty() {
                 out.insert(ext.id.to_owned(), Value::Object(inner));

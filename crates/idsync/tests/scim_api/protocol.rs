@@ -271,6 +271,16 @@ async fn discovery_documents_announce_what_is_served() {
         401
     );
     assert_eq!(scim.call("GET", "/Bulk", None).await.status, 404);
+    // Searching several resource types at once: 501, which RFC 7644 allows.
+    let search = scim
+        .call(
+            "POST",
+            "/.search",
+            Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})),
+        )
+        .await;
+    assert_eq!(search.status, 501);
+    assert_eq!(search.body["status"], "501");
 }
 
 #[tokio::test]
