@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::apply::{Outcome, apply_changes};
-use crate::{StoreError, UsersTable, deliveries};
+use crate::{StoreError, UsersTable, deliveries, errors};
 
 /// Largest batch in one transaction: bounds statement size and latency.
 pub const MAX_BATCH: usize = 1000;
@@ -32,6 +32,20 @@ impl Delivery {
     /// refused delivery to the database.
     pub fn check(&self) -> Result<(), InvalidInput> {
         MessageId::parse(&self.message_id).map(drop)
+    }
+
+    /// What of the delivery is stored cleaned (rule 7); empty nearly
+    /// always.
+    pub fn cleaned_fields(&self) -> Vec<&'static str> {
+        let mut cleaned = self
+            .change
+            .as_ref()
+            .map(Change::cleaned_fields)
+            .unwrap_or_default();
+        if EventType::is_cleaned(&self.event_type) {
+            cleaned.push("event type cut to 255 bytes or U+0000 replaced");
+        }
+        cleaned
     }
 }
 
@@ -268,6 +282,22 @@ pub async fn apply_batch(
         .map(|&i| outcomes[i].as_str())
         .collect();
     deliveries::set_outcomes(&mut tx, connection, &fresh_ids, &fresh_outcomes).await?;
+    let mut cleaned_count = 0;
+    for &i in candidates
+        .iter()
+        .filter(|&&i| fresh.contains(&items[i].message_id))
+    {
+        let cleaned = items[i].cleaned_fields();
+        if !cleaned.is_empty() {
+            errors::record_cleaned_delivery(&mut tx, connection, &items[i].message_id, &cleaned)
+                .await?;
+            cleaned_count += 1;
+        }
+    }
     tx.commit().await?;
+    if cleaned_count > 0 {
+        metrics::counter!("idsync_deliveries_cleaned_total", "connection" => connection.to_owned())
+            .increment(cleaned_count);
+    }
     Ok(outcomes)
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use idsync_core::{InvalidInput, MessageId, storable_text};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::StoreError;
 
@@ -32,6 +32,19 @@ pub async fn record_refused_delivery(
     insert(pool, connection, source, Some(&shown), &reason.to_string()).await
 }
 
+/// Records, in the delivery's own transaction, that a delivery was stored
+/// with fields cleaned (rule 7): `cleaned` says which.
+pub(crate) async fn record_cleaned_delivery(
+    conn: &mut PgConnection,
+    connection: &str,
+    message_id: &str,
+    cleaned: &[&str],
+) -> Result<(), StoreError> {
+    let message = format!("stored cleaned: {}", cleaned.join("; "));
+    let shown = MessageId::describe(message_id);
+    insert_in(conn, connection, "webhook", Some(&shown), &message).await
+}
+
 async fn insert(
     pool: &PgPool,
     connection: &str,
@@ -40,6 +53,18 @@ async fn insert(
     message: &str,
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
+    insert_in(&mut tx, connection, source, message_id, message).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn insert_in(
+    conn: &mut PgConnection,
+    connection: &str,
+    source: &str,
+    message_id: Option<&str>,
+    message: &str,
+) -> Result<(), StoreError> {
     // Error text quotes what was sent (a decoder's message, a provider's
     // answer), which may hold U+0000.
     sqlx::query(
@@ -49,7 +74,7 @@ async fn insert(
     .bind(storable_text(source))
     .bind(message_id.map(storable_text))
     .bind(storable_text(message))
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     sqlx::query(
         "DELETE FROM idsync.errors WHERE connection = $1 AND id <= (
@@ -58,9 +83,8 @@ async fn insert(
     )
     .bind(connection)
     .bind(KEEP_PER_CONNECTION)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
