@@ -3,14 +3,12 @@
 //! server, and refuses to run without its virtualenv.
 
 use std::path::Path;
-use std::process::Stdio;
 
 use axum::Router;
 use axum::http::StatusCode;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 
-use crate::scim_compliance::{run_scim2_tester, run_scim2_tester_with, scim_dir, sdk_python};
+use crate::scim_compliance::{reference_server, run_scim2_tester, run_scim2_tester_with};
+use crate::sequences;
 
 const TOKEN: &str = "scim-test-token-0123456789";
 
@@ -41,35 +39,9 @@ async fn checker_fails_a_server_that_is_not_scim() {
     }
 }
 
-/// The reference SCIM server (PyPI `scim2-server`) on a port of its own; the
-/// child is killed when dropped.
-async fn reference_server() -> (tokio::process::Child, String) {
-    let mut child = Command::new(sdk_python())
-        .arg(scim_dir().join("reference_server.py"))
-        .arg(TOKEN)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start reference_server.py; install the checker with scripts/sdk-test-deps.sh");
-    let stdout = child.stdout.take().unwrap();
-    let line = BufReader::new(stdout)
-        .lines()
-        .next_line()
-        .await
-        .unwrap()
-        .expect("reference_server.py exited before serving");
-    let url = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_owned();
-    (child, url)
-}
-
 #[tokio::test]
 async fn checker_passes_the_reference_scim_server() {
-    let (_server, url) = reference_server().await;
+    let (_server, url) = reference_server(TOKEN).await;
 
     let report = run_scim2_tester(&url, TOKEN).await;
 
@@ -89,4 +61,55 @@ async fn checker_without_its_virtualenv_names_the_install_script() {
         .unwrap_err();
 
     assert!(error.contains("scripts/sdk-test-deps.sh"), "{error}");
+}
+
+/// Every sequence parses, and names only values an earlier step captured.
+#[test]
+fn sequences_capture_what_they_use() {
+    let names = [
+        "okta-user-lifecycle",
+        "okta-group-membership",
+        "entra-user-lifecycle",
+        "entra-group-membership",
+        "entra-legacy-patch",
+        "entra-scim-compliant-patch",
+    ];
+    for name in names {
+        let mut captured: Vec<String> = Vec::new();
+        for step in sequences::load(name) {
+            let text = format!("{} {}", step.path, step.body.unwrap_or_default());
+            for used in text.split('{').skip(1).filter_map(|s| s.split_once('}')) {
+                let used = used.0;
+                let is_name = !used.is_empty()
+                    && used
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                assert!(
+                    !is_name || captured.iter().any(|c| c == used),
+                    "{name}: {:?} uses {{{used}}} before it is captured",
+                    step.step
+                );
+            }
+            captured.extend(step.capture);
+        }
+    }
+}
+
+/// The sequences a strict RFC 7644 server accepts play through on the
+/// reference server, each from an empty one: the data, the placeholders and
+/// the player work. (Entra's group requests carry a schema URI and a remove
+/// form that it refuses; sequences/README.md lists them.)
+#[tokio::test]
+async fn documented_sequences_replay_on_the_reference_server() {
+    for name in [
+        "okta-user-lifecycle",
+        "okta-group-membership",
+        "entra-user-lifecycle",
+    ] {
+        let (_server, url) = reference_server(TOKEN).await;
+
+        let captured = sequences::replay(&url, TOKEN, &sequences::load(name)).await;
+
+        assert!(captured.contains_key("user_id"), "{name}: {captured:?}");
+    }
 }

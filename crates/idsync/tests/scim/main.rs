@@ -7,3 +7,4 @@
 
 mod controls;
 mod scim_compliance;
+mod sequences;

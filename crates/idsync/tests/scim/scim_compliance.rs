@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use serde::Deserialize;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 /// What a run of the checker found.
@@ -157,4 +158,30 @@ pub async fn run_scim2_tester_with(
         success,
         output: stdout,
     })
+}
+
+/// The reference SCIM server (PyPI `scim2-server`) on a port of its own; the
+/// child is killed when dropped.
+pub async fn reference_server(token: &str) -> (tokio::process::Child, String) {
+    let mut child = Command::new(sdk_python())
+        .arg(scim_dir().join("reference_server.py"))
+        .arg(token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start reference_server.py; install the checker with scripts/sdk-test-deps.sh");
+    let stdout = child.stdout.take().unwrap();
+    let line = BufReader::new(stdout)
+        .lines()
+        .next_line()
+        .await
+        .unwrap()
+        .expect("reference_server.py exited before serving");
+    let url = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_owned();
+    (child, url)
 }
