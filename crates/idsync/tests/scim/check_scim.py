@@ -29,8 +29,7 @@ from typing import Any
 from httpx2 import Client
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import SearchRequest
-from scim2_tester import Status
-from scim2_tester import check_server
+from scim2_tester import Status, check_server
 
 RESOURCE_TYPES = ["User", "Group"]
 
@@ -173,7 +172,9 @@ class FilterChecks:
         return resource
 
     def search(self, model: Any, filter: str, **params: Any) -> Any:
-        request = SearchRequest(filter=filter, start_index=PAGE["startIndex"], count=PAGE["count"], **params)
+        request = SearchRequest(
+            filter=filter, start_index=PAGE["startIndex"], count=PAGE["count"], **params
+        )
         return self.client.query(
             model,
             query_parameters=request,
@@ -215,7 +216,13 @@ class FilterChecks:
             self.create(self.group_model, {"displayName": f"Other group {tag}"})
         except Exception as exc:  # no fixtures, no filter checks: one failure says why
             self.cleanup()
-            return [failed("filter_fixtures", None, f"cannot create the users and group to filter: {type(exc).__name__}: {exc}")]
+            return [
+                failed(
+                    "filter_fixtures",
+                    None,
+                    f"cannot create the users and group to filter: {type(exc).__name__}: {exc}",
+                )
+            ]
 
         def users(filter: str, expected: list[str]) -> Callable[[], str | None]:
             return lambda: expect_ids(self.search(self.user_model, filter), expected)
@@ -269,7 +276,9 @@ class FilterChecks:
                 self.check(
                     "filter_and",
                     "User",
-                    users(f'userName eq "{user_name}" and externalId eq "{external_id}"', [user.id]),
+                    users(
+                        f'userName eq "{user_name}" and externalId eq "{external_id}"', [user.id]
+                    ),
                     "and of two eq matched",
                 ),
                 self.check(
@@ -325,15 +334,23 @@ def coverage(results: list[Result], min_passed: int) -> list[Result]:
     count = sum(r.passed for r in results)
     if count < min_passed:
         problems.append(
-            failed("coverage", None, f"only {count} checks passed, fewer than the {min_passed} expected")
+            failed(
+                "coverage",
+                None,
+                f"only {count} checks passed, fewer than the {min_passed} expected",
+            )
         )
     return problems
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default=os.environ.get("SCIM_URL"), help="SCIM base URL (or SCIM_URL)")
-    parser.add_argument("--token", default=os.environ.get("SCIM_TOKEN"), help="bearer token (or SCIM_TOKEN)")
+    parser.add_argument(
+        "--url", default=os.environ.get("SCIM_URL"), help="SCIM base URL (or SCIM_URL)"
+    )
+    parser.add_argument(
+        "--token", default=os.environ.get("SCIM_TOKEN"), help="bearer token (or SCIM_TOKEN)"
+    )
     parser.add_argument(
         "--min-passed",
         type=int,
@@ -342,11 +359,16 @@ def main() -> int:
     )
     args = parser.parse_args()
     if not args.url or not args.token:
-        parser.error("the base URL (--url or SCIM_URL) and the token (SCIM_TOKEN or --token) are required")
+        parser.error(
+            "the base URL (--url or SCIM_URL) and the token (SCIM_TOKEN or --token) are required"
+        )
 
     client, discovered = discover(args.url, args.token)
     results = [discovered]
-    results += [from_tester(r) for r in check_server(scim_client(args.url, args.token), resource_types=RESOURCE_TYPES)]
+    results += [
+        from_tester(r)
+        for r in check_server(scim_client(args.url, args.token), resource_types=RESOURCE_TYPES)
+    ]
     if client is not None:
         results += FilterChecks(client).run()
     results += coverage(results, args.min_passed)

@@ -14,12 +14,13 @@ from wsgiref.simple_server import make_server
 from scim2_models import ScimProvider
 from scim2_server.memory import InMemoryStorage
 from scim2_server.service import ScimService
-from scim2_server.testserver.application import BEARER_TOKEN_SCHEME
-from scim2_server.testserver.application import BearerTokenApplication
+from scim2_server.testserver.application import BEARER_TOKEN_SCHEME, BearerTokenApplication
 from scim2_server.testserver.cli import ThreadingWSGIServer
-from scim2_server.utils import load_default_resource_types
-from scim2_server.utils import load_default_schemas
-from scim2_server.utils import load_default_service_provider_config
+from scim2_server.utils import (
+    load_default_resource_types,
+    load_default_schemas,
+    load_default_service_provider_config,
+)
 
 
 def main() -> None:
@@ -35,7 +36,9 @@ def main() -> None:
     )
     # A fixed secret: it signs pagination cursors of this one process only.
     service = ScimService(provider, secret="reference-server-of-the-test-suite")
-    app = BearerTokenApplication(InMemoryStorage(), provider, service=service, bearer_tokens=[token])
+    app = BearerTokenApplication(
+        InMemoryStorage(), provider, service=service, bearer_tokens=[token]
+    )
     with make_server("127.0.0.1", 0, app, server_class=ThreadingWSGIServer) as server:
         print(f"listening on http://127.0.0.1:{server.server_port}/v2", flush=True)
         server.serve_forever()
