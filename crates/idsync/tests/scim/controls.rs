@@ -1,6 +1,7 @@
 //! Controls of the compliance harness, so that a clean run means something:
 //! it fails a server that is not SCIM, passes the ecosystem's reference
-//! server, and refuses to run without its virtualenv.
+//! server, and refuses to run without its virtualenv; and of the request
+//! sequences, which play through on the reference server.
 
 use std::path::Path;
 
