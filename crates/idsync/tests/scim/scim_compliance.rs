@@ -121,6 +121,7 @@ pub async fn run_scim2_tester_with(
         .arg(base_url)
         // In the environment rather than the arguments, which `ps` shows.
         .env("SCIM_TOKEN", token)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output()
@@ -166,6 +167,7 @@ pub async fn reference_server(token: &str) -> (tokio::process::Child, String) {
     let mut child = Command::new(sdk_python())
         .arg(scim_dir().join("reference_server.py"))
         .arg(token)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
