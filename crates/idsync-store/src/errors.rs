@@ -32,17 +32,12 @@ pub async fn record_refused_delivery(
     insert(pool, connection, source, Some(&shown), &reason.to_string()).await
 }
 
-/// Records, in the delivery's own transaction, that a delivery was stored
-/// with fields cleaned (rule 7): `cleaned` says which.
-pub(crate) async fn record_cleaned_delivery(
-    conn: &mut PgConnection,
-    connection: &str,
-    message_id: &str,
-    cleaned: &[&str],
-) -> Result<(), StoreError> {
-    let message = format!("stored cleaned: {}", cleaned.join("; "));
-    let shown = MessageId::describe(message_id);
-    insert_in(conn, connection, "webhook", Some(&shown), &message).await
+/// Keeps the newest [`KEEP_PER_CONNECTION`] errors of `connection`, after
+/// rows were added outside [`record`] (the applier records deliveries
+/// stored cleaned within its batch statement).
+pub(crate) async fn trim(pool: &PgPool, connection: &str) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await?;
+    trim_in(&mut conn, connection).await
 }
 
 async fn insert(
@@ -76,6 +71,10 @@ async fn insert_in(
     .bind(storable_text(message))
     .execute(&mut *conn)
     .await?;
+    trim_in(conn, connection).await
+}
+
+async fn trim_in(conn: &mut PgConnection, connection: &str) -> Result<(), StoreError> {
     sqlx::query(
         "DELETE FROM idsync.errors WHERE connection = $1 AND id <= (
              SELECT id FROM idsync.errors WHERE connection = $1
