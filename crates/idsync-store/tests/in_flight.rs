@@ -19,13 +19,22 @@ use rand::seq::SliceRandom;
 use serde_json::json;
 
 const USERS: usize = 200;
+
+/// id, `raw_json->>'step'`, name, updated_at, deleted_at.
+type Row = (
+    String,
+    Option<String>,
+    Option<String>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
 const CHANGES_PER_USER: usize = 8;
 
 fn change(user: usize, step: usize) -> Change {
     let id = UserId::parse(&format!("u{user:04}")).unwrap();
     let version = Version::from_unix_seconds(1_700_000_000 + step as i64).unwrap();
     // Every fifth user ends deleted.
-    if user % 5 == 0 && step == CHANGES_PER_USER - 1 {
+    if user.is_multiple_of(5) && step == CHANGES_PER_USER - 1 {
         let raw = json!({ "id": id.as_str() });
         return Change::delete(id, version, raw);
     }
@@ -102,13 +111,7 @@ async fn concurrent_batches_and_replicas_converge_without_errors() {
     }
 
     // Each user is at its newest change.
-    let rows: Vec<(
-        String,
-        Option<String>,
-        Option<String>,
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-    )> = sqlx::query_as(
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, raw_json->>'step', name, updated_at, deleted_at FROM neon_identity.users_sync",
     )
     .fetch_all(&pool)
@@ -120,7 +123,7 @@ async fn concurrent_batches_and_replicas_converge_without_errors() {
         let user: usize = id[1..].parse().unwrap();
         let newest = change(user, last);
         assert_eq!(updated_at, newest.version.at(), "{id}");
-        if user % 5 == 0 {
+        if user.is_multiple_of(5) {
             // The profile a delete keeps depends on what arrived before it.
             assert!(deleted_at.is_some(), "{id} is deleted");
         } else {
