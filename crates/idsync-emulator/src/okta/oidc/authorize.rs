@@ -77,7 +77,7 @@ fn check(
         .flatten()
         .filter(|uri| client.redirect_uris.iter().any(|r| r == uri))
         .and_then(|uri| Url::parse(uri).ok().map(|url| (uri.to_owned(), url)));
-    let Some((redirect_uri, to)) = redirect_uri else {
+    let Some((redirect_uri, redirect_to)) = redirect_uri else {
         return Err(Box::new(errors::page(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -85,7 +85,8 @@ fn check(
         )));
     };
     let state = params.one("state").ok().flatten().map(str::to_owned);
-    let fail = |error: OAuthError| Box::new(errors::to_client(&to, &error, state.as_deref()));
+    let fail =
+        |error: OAuthError| Box::new(errors::to_client(&redirect_to, &error, state.as_deref()));
     let Some(state) = state.clone() else {
         return Err(fail(invalid_request(
             "The authentication request has an invalid 'state' parameter.",
@@ -161,6 +162,7 @@ fn check(
     let request = AuthRequest {
         client_id: client.client_id.clone(),
         redirect_uri,
+        redirect_to: redirect_to.clone(),
         scopes,
         state,
         nonce: get("nonce").map(str::to_owned),
@@ -227,13 +229,7 @@ fn complete(
     request: AuthRequest,
     session: Session,
 ) -> Response {
-    let Ok(to) = Url::parse(&request.redirect_uri) else {
-        return errors::page(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Bad redirect URI.",
-        );
-    };
+    let to = request.redirect_to.clone();
     if !client.is_assigned(&session.user_id) {
         let error = access_denied("User is not assigned to the client application.");
         return errors::to_client(&to, &error, Some(&request.state));
@@ -279,19 +275,12 @@ pub(super) async fn authorize(
     match session {
         Some(session) if !wants("login") => complete(&core, &issuer, &client, request, session),
         None if wants("none") => {
-            let Ok(to) = Url::parse(&request.redirect_uri) else {
-                return errors::page(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "Bad redirect URI.",
-                );
-            };
             let error = oauth(
                 StatusCode::BAD_REQUEST,
                 "login_required",
                 "The client specified not to prompt, but the user is not logged in.",
             );
-            errors::to_client(&to, &error, Some(&request.state))
+            errors::to_client(&request.redirect_to, &error, Some(&request.state))
         }
         _ => {
             let hint = params

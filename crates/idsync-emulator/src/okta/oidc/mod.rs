@@ -55,6 +55,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::routing::{get, post};
 use axum::{Extension, Router};
+use url::Url;
 
 pub use clients::{Assignment, OidcClient, TokenAuthMethod};
 pub use passwords::DEV_PASSWORD;
@@ -97,7 +98,10 @@ pub(super) fn routes() -> Router<Arc<Core>> {
 #[derive(Debug, Clone)]
 pub(super) struct AuthRequest {
     pub client_id: String,
+    /// As sent (the token request must repeat it exactly) ...
     pub redirect_uri: String,
+    /// ... and parsed, to answer at.
+    pub redirect_to: Url,
     pub scopes: Vec<String>,
     pub state: String,
     pub nonce: Option<String>,
