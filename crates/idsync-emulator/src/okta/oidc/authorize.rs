@@ -201,7 +201,8 @@ fn check_scopes(scopes: &[String]) -> Result<(), OAuthError> {
     Ok(())
 }
 
-fn session_id(headers: &HeaderMap) -> Option<String> {
+/// The browser's Okta session id, from its cookie.
+pub(super) fn session_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -371,8 +372,4 @@ pub(super) async fn sign_in(
 /// The cookie that ends the browser's session.
 pub(super) fn clear_session_cookie() -> HeaderValue {
     HeaderValue::from_static("sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
-}
-
-pub(super) fn browser_session(headers: &HeaderMap) -> Option<String> {
-    session_id(headers)
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use super::authorize::{browser_session, clear_session_cookie};
+use super::authorize::{clear_session_cookie, session_id};
 use super::clients::lookup;
 use super::errors::{page, redirect};
 use super::{Issuer, now_ms, pages};
@@ -77,7 +77,7 @@ pub(super) async fn logout(
             }
         }
     };
-    if let Some(sid) = browser_session(&headers) {
+    if let Some(sid) = session_id(&headers) {
         let subject = claims.get("sub").and_then(Value::as_str);
         match issuer.session(&sid, now_ms(&core)) {
             Some(session) if Some(session.user_id.as_str()) != subject => {
