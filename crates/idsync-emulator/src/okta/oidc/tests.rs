@@ -636,6 +636,14 @@ async fn session_then_logout() {
         .await
         .unwrap();
     assert_eq!(info["sub"], user_id.as_str());
+    let res = http.get(&userinfo).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        res.headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains("invalid_request")
+    );
     let res = http
         .get(&userinfo)
         .bearer_auth("forged")
@@ -650,8 +658,35 @@ async fn session_then_logout() {
             .contains("invalid_token")
     );
 
-    // Logout: a sign-out URI the app did not register is refused.
+    // Logout: no hint, or another user's session, is refused.
     let logout = format!("{}/oauth2/v1/logout", emu.base_url());
+    let res = http
+        .get(&logout)
+        .query(&[("post_logout_redirect_uri", APP)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    create_user(&emu, "grace@example.com").await;
+    let other_sid = session_cookie(&sign_in(&url, "grace@example.com", PASSWORD).await).unwrap();
+    let res = http
+        .get(&logout)
+        .query(&[
+            ("id_token_hint", id_token),
+            ("post_logout_redirect_uri", APP),
+        ])
+        .header(COOKIE, &other_sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("id_token_does_not_match_session")
+    );
+    // A sign-out URI the app did not register is refused.
     let res = http
         .get(&logout)
         .query(&[
