@@ -16,11 +16,14 @@
 //!   (epoch seconds); beyond the limit, 429 with `E0000047`.
 //! - Event hooks: System Log events naming only their target user, batched
 //!   into `com.okta.event_hook` POSTs with `Authorization: <secret>`.
+//! - The org authorization server: an OpenID Connect issuer for the org's
+//!   users at the org URL (see `oidc`).
 
 mod errors;
 mod event_hooks;
 mod events;
 mod filter;
+pub(crate) mod oidc;
 mod routes;
 mod user;
 

@@ -42,6 +42,7 @@ pub(super) fn routes() -> Router<Arc<Core>> {
         )
         .route("/api/v1/users/{id}/lifecycle/{operation}", post(lifecycle))
         .merge(super::event_hooks::routes())
+        .merge(super::oidc::routes())
 }
 
 /// `Authorization: SSWS <API token>`.
@@ -291,6 +292,9 @@ async fn create_user(
     };
     let json = user_json(&core, &id, fields);
     inner.store.put(&id, stored(json.clone()));
+    if let Some(password) = &password {
+        super::oidc::remember_password(&core, &id, password);
+    }
     let mut events = vec![event(&core, CREATE, &json, now)];
     if activate {
         events.push(event(&core, ACTIVATE, &json, now));
@@ -319,7 +323,8 @@ fn change_user(core: &Core, id: &str, bytes: &[u8], merge: bool) -> Reply {
     }
     let now = inner.now().timestamp_millis();
     let at = touch(&mut json, now);
-    if password.is_some() {
+    if let Some(password) = &password {
+        super::oidc::remember_password(core, &id, password);
         json["credentials"]["password"] = json!({});
         json["passwordChanged"] = json!(iso(at));
     }
