@@ -82,9 +82,18 @@ fn schemas(rt: &ResourceType, value: Value) -> Result<Value, ScimError> {
         let Value::String(urn) = v else {
             return Err(ScimError::invalid_value("schemas must be a list of URNs"));
         };
-        // Known URNs in their own spelling; others (Entra's ADSCIM group
-        // schema) as sent.
-        out.push(json!(rt.schema(&urn).map_or(urn, |s| s.id.to_owned())));
+        // Known URNs in their own spelling. Others (Entra's ADSCIM group
+        // schema) define nothing idsync serves, and every URN an answer
+        // lists must be one `/Schemas` has: left out, as Entra's own
+        // examples answer.
+        if let Some(known) = rt.schema(&urn)
+            && !out.contains(&json!(known.id))
+        {
+            out.push(json!(known.id));
+        }
+    }
+    if !out.contains(&json!(rt.core.id)) {
+        out.insert(0, json!(rt.core.id));
     }
     Ok(Value::Array(out))
 }
@@ -403,6 +412,28 @@ mod tests {
         assert_eq!(e.scim_type, Some("invalidValue"));
         let e = normalize(&USER_TYPE, json!([1])).unwrap_err();
         assert_eq!(e.scim_type, Some("invalidSyntax"));
+    }
+
+    #[test]
+    fn schemas_list_only_what_is_served() {
+        let json = normalize(
+            &GROUP_TYPE,
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group", "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"], "displayName": "G"}),
+        )
+        .unwrap();
+        assert_eq!(
+            json["schemas"],
+            json!(["urn:ietf:params:scim:schemas:core:2.0:Group"])
+        );
+        let json = normalize(
+            &USER_TYPE,
+            json!({"schemas": [ENTERPRISE], "userName": "u"}),
+        )
+        .unwrap();
+        assert_eq!(
+            json["schemas"],
+            json!(["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE])
+        );
     }
 
     #[test]
