@@ -13,7 +13,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use idsync_core::resource::{Listed, Query, Resource, ResourceKind, Stored};
-use idsync_providers::served::{Edit, ResourceStore, ServedRequest, ServedResponse, StoreFailure};
+use idsync_providers::served::{
+    Edit, ResourceStore, ServedApi, ServedRequest, ServedResponse, StoreFailure,
+};
 use idsync_store::resources::{self, ResourceError, ResourceTables};
 use idsync_store::{PgPool, StoreError};
 use tokio::sync::Semaphore;
@@ -51,7 +53,11 @@ async fn serve(
 
 #[tracing::instrument(skip_all, fields(connection = %name))]
 async fn handle(state: AppState, name: String, rest: String, request: Request) -> Response {
-    let Some(conn) = state.connection(&name).filter(|c| c.resources.is_some()) else {
+    let conn = state.connection(&name);
+    let Some((api, tables)) = conn
+        .as_deref()
+        .and_then(|c| c.provider.served().zip(c.resources.as_ref()))
+    else {
         return HttpError::new(
             StatusCode::NOT_FOUND,
             format!("no connection named {name:?} serves this API"),
@@ -66,7 +72,7 @@ async fn handle(state: AppState, name: String, rest: String, request: Request) -
         .strip_prefix(&prefix(&name))
         .unwrap_or(&rest)
         .to_owned();
-    let answer = answer(&state, &conn, &parts, &path, body).await;
+    let answer = answer(&state, &name, api, tables, &parts, &path, body).await;
     tracing::info!(
         method = %parts.method,
         path,
@@ -85,19 +91,13 @@ async fn handle(state: AppState, name: String, rest: String, request: Request) -
 
 async fn answer(
     state: &AppState,
-    conn: &ConnectionRuntime,
+    connection: &str,
+    api: &dyn ServedApi,
+    tables: &ResourceTables,
     parts: &axum::http::request::Parts,
     path: &str,
     body: Body,
 ) -> ServedResponse {
-    let (Some(api), Some(tables)) = (conn.provider.served(), &conn.resources) else {
-        return ServedResponse {
-            status: StatusCode::NOT_FOUND,
-            headers: Default::default(),
-            body: Vec::new(),
-            outcome: "refused",
-        };
-    };
     let body = match to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(e) if is_too_large(&e) => {
@@ -113,7 +113,7 @@ async fn answer(
             );
         }
     };
-    let base_url = format!("{}{}", state.public_url, prefix(conn.name.as_str()));
+    let base_url = format!("{}{}", state.public_url, prefix(connection));
     let request = ServedRequest {
         method: &parts.method,
         path,

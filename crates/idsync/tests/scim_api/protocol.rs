@@ -393,6 +393,61 @@ async fn status_console_and_admin_api_show_scim_and_offer_no_user_management() {
         0
     );
 
+    // The console's connection page: the base URL, the steps, the
+    // requests; no jobs, no webhook, no user management.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = browser
+        .post(scim.server.url("/login"))
+        .form(&[("token", common::ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("idsync_session="))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+        .expect("a session cookie");
+    let page = |path: &str| {
+        browser
+            .get(scim.server.url(path))
+            .header("cookie", cookie.clone())
+            .send()
+    };
+    let html = page("/connections/idp")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&scim.base), "the SCIM base URL is shown");
+    assert!(html.contains("Recent SCIM requests"));
+    assert!(html.contains("POST /Groups"));
+    assert!(html.contains("Entra ID:") && html.contains("Okta:") && html.contains("OneLogin:"));
+    for absent in ["Backfill now", "Reconcile now", "Recent deliveries"] {
+        assert!(!html.contains(absent), "{absent}");
+    }
+    let users = page("/connections/idp/users")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(users.contains("hopper"));
+    assert!(!users.contains("Create user"));
+    let user = page(&format!("/connections/idp/users/{id}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!user.contains("Delete user"));
+
     // `idsync status` shows the groups and the requests.
     let cfg = common::config_file(
         &scim.db.url,
