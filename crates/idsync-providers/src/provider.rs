@@ -81,6 +81,13 @@ pub trait ProviderDef: Sync {
     /// Reads and checks this provider's keys. Problems are reported through
     /// `keys` (all of them, not only the first); `None` when there were any.
     fn configure(&self, keys: &mut Keys<'_>) -> Option<Provider>;
+
+    /// Where, after the public URL, the provider reaches a connection
+    /// (`{connection}` stands for its name): its webhook, or the API it
+    /// serves.
+    fn push_path(&self) -> &'static str {
+        "/webhooks/{connection}"
+    }
 }
 
 /// A configured connection to a provider: how its pushes are verified and

@@ -24,7 +24,8 @@ use crate::error::HttpError;
 use crate::webhooks::{MAX_BODY, is_too_large};
 use crate::{AppState, ConnectionRuntime};
 
-/// The prefix of a connection's served API, after the public URL.
+/// The prefix of a connection's served API, after the public URL; the
+/// provider's `ProviderDef::push_path` says the same for people.
 pub fn prefix(connection: &str) -> String {
     format!("/scim/{connection}/v2")
 }
@@ -253,5 +254,37 @@ impl ConnectionRuntime {
         } else {
             format!("{public_url}/webhooks/{}", self.name)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use idsync_providers::registry;
+
+    /// The routes and what `idsync providers` tells people agree.
+    #[test]
+    fn the_prefix_is_what_served_providers_announce() {
+        let mut served = 0;
+        for def in registry::PROVIDERS {
+            let Ok(provider) = registry::configure(
+                def.info().name,
+                "t",
+                def.info()
+                    .keys
+                    .iter()
+                    .filter(|k| k.default.is_none())
+                    .map(|k| (k.name, "https://x.example.com")),
+            ) else {
+                continue;
+            };
+            if provider.served().is_some() {
+                served += 1;
+                assert_eq!(
+                    def.push_path().replace("{connection}", "c"),
+                    super::prefix("c")
+                );
+            }
+        }
+        assert!(served > 0, "no provider serves an API");
     }
 }

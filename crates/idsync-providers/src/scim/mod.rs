@@ -51,9 +51,9 @@ static INFO: ProviderInfo = ProviderInfo {
     console_url: "https://learn.microsoft.com/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups",
     push_setup: &[
         "SCIM base URL (tenant URL): {url}; the token is this connection's bearer_token.",
-        "Entra ID: Enterprise applications → New application → Create your own application (non-gallery) → Provisioning → Automatic. Tenant URL: {url}?aadOptscim062020, Secret token: the bearer_token. Test Connection, then under Mappings map objectId to externalId (so the table id is the oid claim), and start provisioning.",
+        "Entra ID: Enterprise applications → New application → Create your own application (non-gallery) → Provisioning → Automatic. Tenant URL: {url}?aadOptscim062020, Secret token: the bearer_token. Test Connection, then under Mappings map objectId to externalId for users (so the table id is the oid claim) and for groups, and start provisioning.",
         "Okta: create an app integration with SCIM provisioning (or enable SCIM on an existing one) → Provisioning → Integration. SCIM connector base URL: {url}, Unique identifier field for users: userName, Supported provisioning actions: Push New Users, Push Profile Updates, Push Groups, Authentication Mode: HTTP Header (Bearer) with the bearer_token. Then To App: enable Create Users, Update User Attributes, Deactivate Users. Okta sends its user id as externalId.",
-        "OneLogin: Applications → Add App → SCIM Provisioner with SAML (SCIM v2 Enterprise). Configuration: SCIM Base URL {url}, SCIM Bearer Token: the bearer_token; Provisioning: enable provisioning, then Parameters: map the user id you sign in with to externalId.",
+        "OneLogin: Applications → Add App → SCIM Provisioner with SAML (SCIM v2 Enterprise). Configuration: SCIM Base URL {url}, SCIM Bearer Token: the bearer_token, and add \"externalId\": \"{$user.id}\" to the SCIM JSON Template (so the table id is the OneLogin user id); Provisioning: enable provisioning.",
     ],
     keys: &[
         KeyInfo {
@@ -90,6 +90,11 @@ pub struct Scim;
 impl ProviderDef for Scim {
     fn info(&self) -> &'static ProviderInfo {
         &INFO
+    }
+
+    /// The server routes `/scim/{connection}/v2/…` to served APIs.
+    fn push_path(&self) -> &'static str {
+        "/scim/{connection}/v2"
     }
 
     fn configure(&self, keys: &mut Keys<'_>) -> Option<Provider> {

@@ -21,7 +21,15 @@ pub async fn run(config: &Config, name: &str, dry_run: bool) -> Result<ExitCode>
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.listen));
-    let url = format!("{base}/webhooks/{}", connection.name);
+    // A provider that serves an API (SCIM) is pointed at its base URL.
+    let url = if connection.provider.served().is_some() {
+        format!(
+            "{base}{}",
+            idsync_server::served::prefix(connection.name.as_str())
+        )
+    } else {
+        format!("{base}/webhooks/{}", connection.name)
+    };
     if config.public_url.is_none() {
         println!(
             "public_url is not set; using {base} (set public_url to where {} reaches idsync)",
