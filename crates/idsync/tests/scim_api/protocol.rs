@@ -20,6 +20,7 @@ async fn create(scim: &harness::Scim, user_name: &str) -> String {
 async fn bad_input_gets_its_scim_error_and_writes_nothing() {
     let scim = harness::start("").await;
     let id = create(&scim, "ada").await;
+    create(&scim, "bob").await;
     let before = scim.snapshot().await;
     let user = format!("/Users/{id}");
     let patch = |ops: serde_json::Value| Some(json!({"schemas":[PATCH_OP],"Operations":ops}));
@@ -113,6 +114,17 @@ async fn bad_input_gets_its_scim_error_and_writes_nothing() {
             scim.call("DELETE", "/Groups/nobody", None).await,
             404,
             None,
+        ),
+        (
+            "userName taken, by PATCH",
+            scim.call(
+                "PATCH",
+                &user,
+                patch(json!([{"op":"replace","path":"userName","value":"BOB"}])),
+            )
+            .await,
+            409,
+            Some("uniqueness"),
         ),
         (
             "no userName",
