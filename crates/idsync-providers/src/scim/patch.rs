@@ -189,18 +189,7 @@ fn at_path(
     let resolved = resolve(rt, &target.attr)?;
     let container = match resolved.extension {
         None => &mut *resource,
-        Some(ext) => {
-            let slot = resource
-                .entry(ext.id.to_owned())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !slot.is_object() {
-                *slot = Value::Object(Map::new());
-            }
-            match slot {
-                Value::Object(o) => o,
-                _ => unreachable!("made an object above"),
-            }
-        }
+        Some(ext) => object_at(resource, ext.id)?,
     };
     let result = match (resolved.attr, &target.filter) {
         (None, _) => whole_extension(container, resolved.extension, op, value),
@@ -305,51 +294,34 @@ fn set(
             }
         }
         (Some(sub), false) => {
-            let slot = container
-                .entry(key.clone())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !slot.is_object() {
-                *slot = Value::Object(Map::new());
-            }
-            if let Value::Object(o) = slot {
-                o.insert(existing_key(o, sub.name), value);
-            }
+            let o = object_at(container, &key)?;
+            o.insert(existing_key(o, sub.name), value);
         }
         (None, true) => {
             let new = as_list(value);
             if op == Op::Replace {
                 container.insert(key.clone(), Value::Array(new));
             } else {
-                let slot = container
-                    .entry(key.clone())
-                    .or_insert_with(|| Value::Array(Vec::new()));
-                if !slot.is_array() {
-                    *slot = Value::Array(Vec::new());
-                }
-                if let Value::Array(items) = slot {
-                    for v in new {
-                        match items.iter_mut().find(|i| same_item(i, &v)) {
-                            Some(existing) => merge(existing, v),
-                            None => items.push(v),
-                        }
+                let items = array_at(container, &key)?;
+                for v in new {
+                    match items.iter_mut().find(|i| same_item(i, &v)) {
+                        Some(existing) => merge(existing, v),
+                        None => items.push(v),
                     }
                 }
             }
         }
         (None, false) if attr.ty == Type::Complex => {
-            let Value::Object(_) = &value else {
+            let Value::Object(values) = value else {
                 return Err(ScimError::invalid_value(format!(
                     "{} takes an object",
                     attr.name
                 )));
             };
-            let slot = container
-                .entry(key.clone())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !slot.is_object() {
-                *slot = Value::Object(Map::new());
+            let o = object_at(container, &key)?;
+            for (k, v) in values {
+                o.insert(existing_key(o, &k), v);
             }
-            merge(slot, value);
         }
         (None, false) => {
             container.insert(key.clone(), value);
@@ -415,15 +387,7 @@ fn filtered(
     let Some(value) = value else {
         return Err(ScimError::invalid_value("add and replace need a value"));
     };
-    let slot = container
-        .entry(key.clone())
-        .or_insert_with(|| Value::Array(Vec::new()));
-    if !slot.is_array() {
-        *slot = Value::Array(Vec::new());
-    }
-    let Value::Array(items) = slot else {
-        unreachable!("made an array above")
-    };
+    let items = array_at(container, &key)?;
     let mut found = false;
     for item in items.iter_mut().filter(|i| matches(i)) {
         found = true;
@@ -478,6 +442,36 @@ fn compares(item: &Value, c: &Comparison) -> bool {
         (None, Value::Null) => true,
         (None, _) => false,
     }
+}
+
+/// The object under `key`, made one if it is absent or something else.
+fn object_at<'a>(
+    container: &'a mut Map<String, Value>,
+    key: &str,
+) -> Result<&'a mut Map<String, Value>, ScimError> {
+    let slot = container
+        .entry(key.to_owned())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    slot.as_object_mut()
+        .ok_or_else(|| ScimError::invalid_value(format!("{key} is not an object")))
+}
+
+/// The list under `key`, made one if it is absent or something else.
+fn array_at<'a>(
+    container: &'a mut Map<String, Value>,
+    key: &str,
+) -> Result<&'a mut Vec<Value>, ScimError> {
+    let slot = container
+        .entry(key.to_owned())
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if !slot.is_array() {
+        *slot = Value::Array(Vec::new());
+    }
+    slot.as_array_mut()
+        .ok_or_else(|| ScimError::invalid_value(format!("{key} is not a list")))
 }
 
 /// The key under which `name` is stored, in whatever case; `name` if absent.
