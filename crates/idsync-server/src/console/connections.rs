@@ -61,7 +61,11 @@ fn connection_card(c: &ConnectionOverview) -> Markup {
             dl.stats {
                 div { dt { "Active users" } dd { (count(s.active_users)) } }
                 div { dt { "Deleted" } dd { (count(s.deleted_users)) } }
-                div { dt { "Last webhook" } dd { (maybe_ago(s.last_webhook_at)) } }
+                @if let Some(served) = &s.served {
+                    div { dt { "Last SCIM request" } dd { (maybe_ago(served.recent_requests.first().map(|r| r.at))) } }
+                } @else {
+                    div { dt { "Last webhook" } dd { (maybe_ago(s.last_webhook_at)) } }
+                }
                 @if let Some(served) = &s.served {
                     div { dt { "Groups" } dd { (count(served.groups)) } }
                     div { dt { "Memberships" } dd { (count(served.memberships)) } }
@@ -131,7 +135,11 @@ pub(super) async fn connection_page(
                 span.big { (count(s.deleted_users)) } span.muted { "deleted users" }
             }
             div.card.stat {
-                span.big { (maybe_ago(s.last_webhook_at)) } span.muted { "last webhook" }
+                @if let Some(served) = &s.served {
+                    span.big { (maybe_ago(served.recent_requests.first().map(|r| r.at))) } span.muted { "last SCIM request" }
+                } @else {
+                    span.big { (maybe_ago(s.last_webhook_at)) } span.muted { "last webhook" }
+                }
             }
         }
         p { a.button href={ (base) "/users" } { "Browse users" } }
