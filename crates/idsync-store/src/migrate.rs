@@ -135,7 +135,7 @@ pub async fn migrate_with_resources(
 
 /// The groups and memberships tables (`design.md`, "Groups and
 /// memberships"), created if absent, and indexes for the lookups a SCIM
-/// client makes (by `userName` and `externalId`).
+/// client makes (by `userName` and `externalId`) and the order it pages in.
 async fn ensure_resource_tables(
     tx: &mut Transaction<'_, Postgres>,
     r: &ResourceTables,
@@ -165,13 +165,17 @@ async fn ensure_resource_tables(
          );
          CREATE INDEX IF NOT EXISTS {m_user} ON {m} (user_id);
          CREATE INDEX IF NOT EXISTS {u_name} ON {users} ((lower(raw_json->>'userName')));
-         CREATE INDEX IF NOT EXISTS {u_external} ON {users} ((raw_json->>'externalId'));",
+         CREATE INDEX IF NOT EXISTS {u_external} ON {users} ((raw_json->>'externalId'));
+         CREATE INDEX IF NOT EXISTS {u_order} ON {users} (created_at, id);
+         CREATE INDEX IF NOT EXISTS {g_order} ON {g} (created_at, id);",
         g = groups.qualified(),
         m = members.qualified(),
         g_deleted = index(&groups, "deleted_at"),
         m_user = index(&members, "user_id"),
         u_name = index(&r.users, "scim_username"),
         u_external = index(&r.users, "scim_external_id"),
+        u_order = index(&r.users, "scim_order"),
+        g_order = index(&groups, "order"),
     ))
     .execute(&mut **tx)
     .await?;
