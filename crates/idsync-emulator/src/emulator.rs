@@ -300,7 +300,7 @@ impl Emulator {
         }
     }
 
-    fn core(&self) -> &Core {
+    pub(crate) fn core(&self) -> &Core {
         &self.running.core
     }
 

@@ -17,10 +17,15 @@
 //! - Event hooks: System Log events naming only their target user, batched
 //!   into `com.okta.event_hook` POSTs with `Authorization: <secret>`.
 
+pub(crate) mod apps;
+mod apps_api;
+mod directory;
 mod errors;
 mod event_hooks;
 mod events;
 mod filter;
+mod groups;
+mod paging;
 mod routes;
 mod user;
 
@@ -124,5 +129,7 @@ impl EmulatedProvider for Okta {
     }
 }
 
+#[cfg(test)]
+mod apps_tests;
 #[cfg(test)]
 mod tests;
