@@ -12,6 +12,7 @@ mod config;
 mod db_outage;
 mod migrate;
 mod okta;
+mod okta_app;
 mod poison;
 mod reconcile;
 mod refresh;
