@@ -13,6 +13,7 @@ mod db_outage;
 mod migrate;
 mod okta;
 mod okta_app;
+mod okta_batches;
 mod poison;
 mod reconcile;
 mod refresh;
