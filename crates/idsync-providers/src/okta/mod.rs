@@ -61,7 +61,7 @@ static INFO: ProviderInfo = ProviderInfo {
             name: "api_token",
             secret: true,
             default: None,
-            help: "an SSWS API token (Security → API → Tokens) of an admin who can read users",
+            help: "an SSWS API token (Security → API → Tokens) made by a Super Administrator, or by an admin whose role reads users and groups and manages apps and event hooks",
         },
         KeyInfo {
             name: "event_hook_secret",
