@@ -306,3 +306,36 @@ async fn bad_app_definitions_get_okta_validation_errors() {
     let (_, _, apps) = send(&emu, Method::GET, "/api/v1/apps", None).await;
     assert_eq!(apps, json!([]), "nothing was created");
 }
+
+#[tokio::test]
+async fn a_status_change_moves_last_updated_as_in_real_orgs() {
+    let emu = start(ProviderKind::Okta, 40, None).await;
+    let active: Vec<String> = emu
+        .users()
+        .iter()
+        .filter(|u| u["status"] == "ACTIVE")
+        .map(|u| u["id"].as_str().unwrap().to_owned())
+        .collect();
+    let since = emu.user(&active[0]).unwrap()["lastUpdated"].clone();
+    for (id, operation) in [(&active[0], "suspend"), (&active[1], "deactivate")] {
+        let url = format!("/api/v1/users/{id}/lifecycle/{operation}");
+        let (status, _, _) = send(&emu, Method::POST, &url, None).await;
+        assert_eq!(status, StatusCode::OK);
+        let user = emu.user(id).unwrap();
+        assert_eq!(user["statusChanged"], user["lastUpdated"], "{operation}");
+    }
+    // So the incremental listing finds both.
+    let filter = format!("lastUpdated gt \"{}\"", since.as_str().unwrap());
+    let url = format!("/api/v1/users?filter={}", super::paging::encode(&filter));
+    let (_, _, changed) = send(&emu, Method::GET, &url, None).await;
+    let ids: Vec<&str> = changed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&active[0].as_str()) && ids.contains(&active[1].as_str()),
+        "{ids:?}"
+    );
+}
