@@ -6,6 +6,9 @@
 //! `Everyone` or to a group the user is a member of (Okta's "assigned to
 //! app" check). The user's own status (only `ACTIVE` users sign in) is the
 //! issuer's to check.
+//!
+//! Both take the org's resources lock, and may take the users' lock
+//! (`Core::lock`) to seed the groups: call them without holding either.
 
 use serde_json::Value;
 use subtle::ConstantTimeEq;
