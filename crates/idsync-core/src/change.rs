@@ -1,6 +1,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use std::borrow::Cow;
+
 use crate::storable::{self, InvalidInput};
 
 /// A provider's user id. Never empty, at most 255 bytes.
@@ -149,6 +151,38 @@ impl Change {
 
     pub fn is_delete(&self) -> bool {
         matches!(self.kind, ChangeKind::Delete { .. })
+    }
+
+    /// What of this change is stored cleaned (rule 7, see
+    /// [`storable`](crate::storable)); empty nearly always. Recorded with
+    /// the delivery, so a cleaned field is never silent.
+    pub fn cleaned_fields(&self) -> Vec<&'static str> {
+        let has_nul = |s: &Option<String>| {
+            s.as_deref()
+                .is_some_and(|s| matches!(storable::storable_text(s), Cow::Owned(_)))
+        };
+        let mut cleaned = Vec::new();
+        let raw = match &self.kind {
+            ChangeKind::Upsert(p) => {
+                if p.created_at
+                    .is_some_and(|at| storable::storable_time(at).is_none())
+                {
+                    cleaned.push("created_at out of Postgres's range, stored as NULL");
+                }
+                if has_nul(&p.name) {
+                    cleaned.push("U+0000 in name replaced");
+                }
+                if has_nul(&p.email) {
+                    cleaned.push("U+0000 in email replaced");
+                }
+                &p.raw_json
+            }
+            ChangeKind::Delete { raw_json } => raw_json,
+        };
+        if matches!(storable::storable_json(raw), Cow::Owned(_)) {
+            cleaned.push("U+0000 in raw_json replaced");
+        }
+        cleaned
     }
 
     /// Whether `self` should replace `other` for the same user: the newer

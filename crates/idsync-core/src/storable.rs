@@ -186,6 +186,11 @@ pub struct EventType(String);
 impl EventType {
     pub const MAX_LEN: usize = 255;
 
+    /// Whether [`new`](Self::new) changes `raw`.
+    pub fn is_cleaned(raw: &str) -> bool {
+        raw.len() > Self::MAX_LEN || raw.contains(NUL)
+    }
+
     pub fn new(raw: &str) -> Self {
         let clean = storable_text(raw);
         let mut end = clean.len().min(Self::MAX_LEN);

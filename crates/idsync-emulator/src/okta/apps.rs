@@ -13,13 +13,14 @@
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-use super::directory::{APP_GROUPS, APP_SECRETS, APPS, directory};
+use super::directory::{APP_GROUPS, APP_SECRETS, APPS, GROUP_USERS, directory};
+use super::oidc::{Assignment, OidcClient, TokenAuthMethod};
 use crate::emulator::{Core, Emulator};
 
 /// An `oidc_client` app integration, as registered through
 /// `/api/v1/apps`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OidcClient {
+pub struct OidcApp {
     /// The app's id (`0oa…`).
     pub app_id: String,
     pub client_id: String,
@@ -34,14 +35,14 @@ pub struct OidcClient {
     pub post_logout_redirect_uris: Vec<String>,
     pub grant_types: Vec<String>,
     pub response_types: Vec<String>,
-    /// The client's `ACTIVE` secrets (Okta keeps up to two while one is
-    /// rotated); empty for a public client.
+    /// The client's `ACTIVE` secrets, oldest first (Okta keeps up to two
+    /// while one is rotated); empty for a public client.
     secrets: Vec<String>,
     /// The groups the app is assigned to.
     groups: Vec<String>,
 }
 
-impl OidcClient {
+impl OidcApp {
     /// Whether `given` is one of the client's active secrets (constant
     /// time).
     pub fn secret_matches(&self, given: &str) -> bool {
@@ -65,6 +66,44 @@ impl OidcClient {
     }
 }
 
+/// The app whose `client_id` is `client_id` as the issuer signs users in
+/// for it: only an active app whose client authenticates with its newest
+/// secret (`client_secret_basic` or `client_secret_post`); assigned to
+/// everyone when one of its groups is `Everyone`, else to the members of
+/// its groups.
+pub(crate) fn issuer_client(core: &Core, client_id: &str) -> Option<OidcClient> {
+    let app = oidc_client(core, client_id)?;
+    if !app.active {
+        return None;
+    }
+    let token_auth_method = match app.token_endpoint_auth_method.as_str() {
+        "client_secret_basic" => TokenAuthMethod::ClientSecretBasic,
+        "client_secret_post" => TokenAuthMethod::ClientSecretPost,
+        _ => return None,
+    };
+    let dir = directory(core);
+    let everyone = dir.everyone_id();
+    let assignment = if app.groups.iter().any(|g| Some(g.as_str()) == everyone) {
+        Assignment::Everyone
+    } else {
+        Assignment::Users(
+            dir.all(GROUP_USERS)
+                .iter()
+                .filter(|m| app.groups.iter().any(|g| m["groupId"] == g.as_str()))
+                .filter_map(|m| m["userId"].as_str().map(str::to_owned))
+                .collect(),
+        )
+    };
+    Some(OidcClient {
+        client_id: app.client_id,
+        client_secret: app.secrets.last()?.clone(),
+        token_auth_method,
+        redirect_uris: app.redirect_uris,
+        post_logout_redirect_uris: app.post_logout_redirect_uris,
+        assignment,
+    })
+}
+
 fn strings(value: &Value) -> Vec<String> {
     value
         .as_array()
@@ -78,7 +117,7 @@ fn strings(value: &Value) -> Vec<String> {
 }
 
 /// The `oidc_client` app whose `client_id` is `client_id`, if any.
-pub(crate) fn oidc_client(core: &Core, client_id: &str) -> Option<OidcClient> {
+pub(crate) fn oidc_client(core: &Core, client_id: &str) -> Option<OidcApp> {
     let dir = directory(core);
     let app = dir.all(APPS).iter().find(|app| {
         app["name"] == "oidc_client" && app["credentials"]["oauthClient"]["client_id"] == client_id
@@ -98,7 +137,7 @@ pub(crate) fn oidc_client(core: &Core, client_id: &str) -> Option<OidcClient> {
         .filter(|a| a["appId"] == app_id)
         .filter_map(|a| a["assignment"]["id"].as_str().map(str::to_owned))
         .collect();
-    Some(OidcClient {
+    Some(OidcApp {
         client_id: client_id.to_owned(),
         label: app["label"].as_str().unwrap_or_default().to_owned(),
         active: app["status"] == "ACTIVE",
@@ -120,7 +159,7 @@ pub(crate) fn oidc_client(core: &Core, client_id: &str) -> Option<OidcClient> {
 impl Emulator {
     /// An emulated Okta org's `oidc_client` app whose `client_id` is
     /// `client_id`; `None` for other providers.
-    pub fn oidc_client(&self, client_id: &str) -> Option<OidcClient> {
+    pub fn oidc_client(&self, client_id: &str) -> Option<OidcApp> {
         let core = self.core();
         (core.provider.name() == "okta")
             .then(|| oidc_client(core, client_id))
@@ -128,8 +167,8 @@ impl Emulator {
     }
 
     /// Whether `user_id` may sign in to the app `client`: see
-    /// [`OidcClient`].
-    pub fn may_sign_in(&self, client: &OidcClient, user_id: &str) -> bool {
+    /// [`OidcApp`].
+    pub fn may_sign_in(&self, client: &OidcApp, user_id: &str) -> bool {
         client.may_sign_in(self.core(), user_id)
     }
 }

@@ -23,6 +23,8 @@
 //!   (epoch seconds); beyond the limit, 429 with `E0000047`.
 //! - Event hooks: System Log events naming only their target user, batched
 //!   into `com.okta.event_hook` POSTs with `Authorization: <secret>`.
+//! - The org authorization server: an OpenID Connect issuer for the org's
+//!   users at the org URL (see `oidc`).
 
 pub(crate) mod apps;
 mod apps_api;
@@ -32,6 +34,7 @@ mod event_hooks;
 mod events;
 mod filter;
 mod groups;
+pub(crate) mod oidc;
 mod paging;
 mod routes;
 mod user;

@@ -45,6 +45,7 @@ pub(super) fn routes() -> Router<Arc<Core>> {
         .merge(super::event_hooks::routes())
         .merge(super::groups::routes())
         .merge(super::apps_api::routes())
+        .merge(super::oidc::routes())
 }
 
 /// `Authorization: SSWS <API token>`.
@@ -274,6 +275,9 @@ async fn create_user(
     };
     let json = user_json(&core, &id, fields);
     inner.store.put(&id, stored(json.clone()));
+    if let Some(password) = &password {
+        super::oidc::remember_password(&core, &id, password);
+    }
     let mut events = vec![event(&core, CREATE, &json, now)];
     if activate {
         events.push(event(&core, ACTIVATE, &json, now));
@@ -302,7 +306,8 @@ fn change_user(core: &Core, id: &str, bytes: &[u8], merge: bool) -> Reply {
     }
     let now = inner.now().timestamp_millis();
     let at = touch(&mut json, now);
-    if password.is_some() {
+    if let Some(password) = &password {
+        super::oidc::remember_password(core, &id, password);
         json["credentials"]["password"] = json!({});
         json["passwordChanged"] = json!(iso(at));
     }

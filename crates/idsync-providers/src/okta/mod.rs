@@ -16,7 +16,7 @@ use http::HeaderMap;
 use idsync_core::{Change, Secret, Version};
 use serde_json::{Value, json};
 
-pub use api::{Client, PAGE_SIZE, next_link};
+pub use api::{Client, PAGE_SIZE, decode_page, next_link};
 pub use hook::{USER_EVENT_TYPES, decode as decode_hook};
 pub use user::profile;
 

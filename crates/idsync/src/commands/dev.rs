@@ -216,5 +216,8 @@ async fn sign_in_app(provider: &idsync_providers::Provider, name: &str, database
     println!();
     println!("Sign in to the quotes example with the emulated users (in another terminal):");
     println!("  {} cargo run -p quotes", env.join(" \\\n  "));
-    println!("then open {QUOTES_URL} (localhost, not 127.0.0.1).\n");
+    println!(
+        "then open {QUOTES_URL} (localhost, not 127.0.0.1) and sign in as any active user (its login) with the emulator's password {}.\n",
+        idsync_emulator::DEV_PASSWORD
+    );
 }
