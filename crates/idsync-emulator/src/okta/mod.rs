@@ -26,6 +26,9 @@
 //! - The org authorization server: an OpenID Connect issuer for the org's
 //!   users at the org URL (see `oidc`).
 
+mod app_assignments;
+mod app_definition;
+mod app_secrets;
 pub(crate) mod apps;
 mod apps_api;
 mod directory;
