@@ -300,7 +300,10 @@ impl Client {
             }
         };
         let id = id_of(&app, "an app")?;
-        self.assign(&id, &group, dry_run, &mut actions).await?;
+        let limited = request.group.is_some();
+        let others = self
+            .assign(&id, &group, limited, dry_run, &mut actions)
+            .await?;
         if !dry_run && secret.is_none() {
             secret = self.active_secret(&id).await?;
         }
@@ -326,22 +329,30 @@ impl Client {
         Ok(SignInApp {
             actions,
             state: format!(
-                "app {id} ({label}): {}, assigned to {}",
+                "app {id} ({label}): {}, assigned to {}{}",
                 app["status"].as_str().unwrap_or("?"),
-                group.name
+                group.name,
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and to groups {} (left as they are)", others.join(", "))
+                }
             ),
             settings,
         })
     }
 
-    /// Assigns the app to `group` and to no other group.
+    /// Assigns the app to `group`. Limiting it to a group also takes it
+    /// away from `Everyone`, which would let every user in; other groups an
+    /// admin assigned stay, and are named in the state.
     async fn assign(
         &self,
         app_id: &str,
         group: &Group,
+        limited: bool,
         dry_run: bool,
         actions: &mut Vec<String>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Vec<String>, ApiError> {
         let url = self.list_url(
             &format!("/api/v1/apps/{app_id}/groups"),
             &[("limit", "200")],
@@ -358,15 +369,28 @@ impl Client {
                 .await?;
             }
         }
+        let everyone = if limited {
+            Some(self.find_group(None).await?.id)
+        } else {
+            None
+        };
+        let mut others = Vec::new();
         for other in assigned.iter().filter(|a| a["id"] != group.id.as_str()) {
             let other = id_of(other, "a group assignment")?;
-            actions.push(format!("unassign app {app_id} from group {other}"));
+            if everyone.as_deref() != Some(other.as_str()) {
+                others.push(other);
+                continue;
+            }
+            actions.push(format!(
+                "unassign app {app_id} from Everyone (it is limited to {})",
+                group.name
+            ));
             if !dry_run {
                 let url = self.url(&format!("/api/v1/apps/{app_id}/groups/{other}"));
                 self.send(Method::DELETE, &url, None).await?;
             }
         }
-        Ok(())
+        Ok(others)
     }
 
     /// The issuer of the org authorization server: the org URL.

@@ -219,16 +219,11 @@ async fn create_app_assigns_a_group_and_puts_back_what_differs() {
         "{}",
         dry.stderr
     );
-    assert!(
-        dry.stderr
-            .contains(&format!("would unassign app {id} from group {engineering}")),
-        "{}",
-        dry.stderr
-    );
+    assert!(!dry.stderr.contains("unassign"), "{}", dry.stderr);
     assert_eq!(assigned(&emu, &id).await, [engineering.as_str()], "dry run");
 
-    // Without --group the app is for everyone: Engineering's assignment
-    // gives way to Everyone's.
+    // Without --group the app is for everyone; the admin's Engineering
+    // assignment is left as it is, and said so.
     let fixed = create_app(&cfg, &args).await;
     assert!(fixed.ok, "{}", fixed.stderr);
     let app = okta(&emu, Method::GET, &format!("/api/v1/apps/{id}")).await;
@@ -236,15 +231,37 @@ async fn create_app_assigns_a_group_and_puts_back_what_differs() {
         app["settings"]["oauthClient"]["redirect_uris"],
         json!(["http://localhost:3000/api/auth/callback/okta"])
     );
-    assert_eq!(
-        assigned(&emu, &id).await,
-        [group_id(&emu, "Everyone").await]
+    let everyone = group_id(&emu, "Everyone").await;
+    let mut both = assigned(&emu, &id).await;
+    both.sort();
+    let mut expected = vec![engineering.clone(), everyone.clone()];
+    expected.sort();
+    assert_eq!(both, expected);
+    assert!(
+        fixed
+            .stderr
+            .contains(&format!("and to groups {engineering} (left as they are)")),
+        "{}",
+        fixed.stderr
     );
     assert_eq!(apps(&emu).await.len(), 1, "no second app");
     assert_eq!(
         env_of(&fixed)["AUTH_OKTA_SECRET"],
         env_of(&first)["AUTH_OKTA_SECRET"]
     );
+
+    // Limiting it to Engineering again takes it away from Everyone, which
+    // would let every user in.
+    let limited = create_app(&cfg, &[&args[..], &["--group", "Engineering"]].concat()).await;
+    assert!(limited.ok, "{}", limited.stderr);
+    assert!(
+        limited.stderr.contains(&format!(
+            "unassign app {id} from Everyone (it is limited to Engineering)"
+        )),
+        "{}",
+        limited.stderr
+    );
+    assert_eq!(assigned(&emu, &id).await, [engineering.as_str()]);
 }
 
 #[tokio::test]
