@@ -15,9 +15,21 @@ impl UserId {
 
     /// Returns `None` for an empty, over-long or control-character id.
     pub fn parse(raw: &str) -> Option<Self> {
-        let ok =
-            !raw.is_empty() && raw.len() <= Self::MAX_LEN && !raw.chars().any(char::is_control);
-        ok.then(|| Self(raw.to_owned()))
+        Self::check(raw).ok()
+    }
+
+    /// Refuses an empty, over-long or control-character id with its
+    /// reason. Such an id is never cleaned: two users could become one.
+    pub fn check(raw: &str) -> Result<Self, InvalidInput> {
+        if raw.is_empty() {
+            Err(InvalidInput::EmptyUserId)
+        } else if raw.len() > Self::MAX_LEN {
+            Err(InvalidInput::UserIdTooLong { len: raw.len() })
+        } else if raw.chars().any(char::is_control) {
+            Err(InvalidInput::UserIdControlChar)
+        } else {
+            Ok(Self(raw.to_owned()))
+        }
     }
 
     pub fn as_str(&self) -> &str {

@@ -41,6 +41,7 @@ mod webhooks;
 
 pub use config::{EmulatorConfig, RateLimit};
 pub use emulator::{Emulator, UserChange};
+pub use okta::apps::OidcApp;
 pub use okta::oidc::{Assignment, DEV_PASSWORD, OidcClient, TokenAuthMethod};
 pub use registry::{ProviderKind, UnknownProvider};
 pub use webhooks::{Delivery, SendError, WebhookEvent, WebhookSender, WebhookTarget};

@@ -228,3 +228,78 @@ async fn okta_node_sdk() {
         ]
     );
 }
+
+/// Okta's Node SDK finds groups (`q`, `filter`, paging), lists members,
+/// creates an OIDC web app, finds it by label, reads its secret, and
+/// assigns it to a group, against the emulator's Groups and Apps APIs.
+#[tokio::test]
+async fn okta_node_sdk_groups_and_apps() {
+    let emu = start(ProviderKind::Okta).await;
+    let result = run(&emu, node("okta_apps.mjs", &[]), "@okta/okta-sdk-nodejs").await;
+
+    assert_eq!(
+        result["listedNames"],
+        serde_json::json!(["Everyone", "Engineering", "Sales"]),
+        "the SDK followed the next link: {result}"
+    );
+    assert_eq!(result["everyone"]["type"], "BUILT_IN", "{result}");
+    assert_eq!(result["everyone"]["created"], true, "{result}");
+    assert_eq!(
+        result["builtIn"],
+        serde_json::json!([result["everyone"]["id"]])
+    );
+    assert_eq!(result["engineering"]["name"], "Engineering", "{result}");
+    assert_eq!(result["engineering"]["type"], "OKTA_GROUP", "{result}");
+    // Engineering holds every third seeded user.
+    let every_third: Vec<Value> = emu
+        .user_ids()
+        .into_iter()
+        .step_by(3)
+        .map(Value::from)
+        .collect();
+    assert_eq!(result["members"].as_array().unwrap(), &every_third);
+
+    let created = &result["created"];
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(created["className"], "OpenIdConnectApplication", "{result}");
+    assert_eq!(created["signOnMode"], "OPENID_CONNECT");
+    assert_eq!(created["clientId"], id);
+    assert_eq!(
+        created["redirectUris"],
+        serde_json::json!(["http://localhost:3000/api/auth/callback/okta"])
+    );
+    assert_eq!(
+        created["postLogoutRedirectUris"],
+        serde_json::json!(["http://localhost:3000"])
+    );
+    assert_eq!(
+        created["grantTypes"],
+        serde_json::json!(["authorization_code"])
+    );
+    assert_eq!(created["applicationType"], "web");
+    let secret = created["clientSecret"].as_str().unwrap();
+    assert_eq!(result["found"], serde_json::json!([id]), "{result}");
+    assert_eq!(result["readLabel"], "SDK quotes");
+    assert_eq!(
+        result["readSecret"],
+        Value::Null,
+        "a read never shows the secret"
+    );
+    assert_eq!(
+        result["secrets"],
+        serde_json::json!([{ "status": "ACTIVE", "clientSecret": secret }])
+    );
+    assert_eq!(result["assignment"]["id"], result["engineering"]["id"]);
+    assert_eq!(result["assignment"]["priority"], 0);
+    assert_eq!(
+        result["assignments"],
+        serde_json::json!([result["engineering"]["id"]])
+    );
+
+    // What the SDK made is what the issuer sees.
+    let client = emu.oidc_client(id).unwrap();
+    assert!(client.secret_matches(secret));
+    let users = emu.user_ids();
+    assert!(emu.may_sign_in(&client, &users[0]));
+    assert!(!emu.may_sign_in(&client, &users[1]));
+}

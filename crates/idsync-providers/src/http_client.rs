@@ -25,6 +25,10 @@ pub enum ApiError {
     RateLimited(u32),
     #[error("not supported: {0}")]
     Unsupported(&'static str),
+    /// The provider has nothing that fits the request, e.g. no group of
+    /// the name given.
+    #[error("{0}")]
+    NotFound(String),
 }
 
 /// How hard to retry before giving up.

@@ -33,6 +33,9 @@ pub mod verify;
 pub use decode::DecodeError;
 pub use http_client::{ApiError, RetryPolicy};
 pub use keys::Keys;
-pub use provider::{Connected, Connector, KeyInfo, Page, Provider, ProviderDef, ProviderInfo};
+pub use provider::{
+    AppRequest, AppSetting, Connected, Connector, KeyInfo, Page, Provider, ProviderDef,
+    ProviderInfo, SignInApp,
+};
 pub use push::{Effect, PushError, PushEvent, PushRequest};
 pub use registry::UnknownProvider;

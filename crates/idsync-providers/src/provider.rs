@@ -142,6 +142,17 @@ pub trait Connector: Send + Sync + fmt::Debug {
         None
     }
 
+    /// Creates, or brings up to date, the app integration an application
+    /// at `request.app_url` signs its users in with (or, with `dry_run`,
+    /// says what that would do); `None` when the provider's API cannot.
+    fn create_app<'a>(
+        &'a self,
+        _request: &'a AppRequest,
+        _dry_run: bool,
+    ) -> Option<ApiFuture<'a, SignInApp>> {
+        None
+    }
+
     /// Reads one user; `None` when the provider says it has no such user.
     fn get_user<'a>(&'a self, id: &'a str) -> ApiFuture<'a, Option<Value>>;
 
@@ -183,6 +194,54 @@ pub struct Connected {
     /// The push endpoint's state at the provider afterwards, e.g.
     /// "ACTIVE, VERIFIED".
     pub state: String,
+}
+
+/// The sign-in app `idsync create-app` asks a provider for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRequest {
+    /// The application's base URL, without a trailing slash; its sign-in
+    /// callback is `{app_url}/api/auth/callback/{provider}` and signing out
+    /// returns to it.
+    pub app_url: String,
+    /// The app's name at the provider, by which a rerun finds it again.
+    pub label: String,
+    /// Only the members of this group may sign in; `None`: everyone.
+    pub group: Option<String>,
+}
+
+/// What `create_app` did, or would do, at the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInApp {
+    /// Each change made (or, in a dry run, to make), in order; empty when
+    /// everything was already in place.
+    pub actions: Vec<String>,
+    /// The app's state at the provider afterwards, e.g. "app 0oa… ACTIVE,
+    /// assigned to Everyone".
+    pub state: String,
+    /// The environment the application signs in with (the login layer's
+    /// `AUTH_*` variables); only what exists (a dry run before the app is
+    /// created has none, and never a secret).
+    pub settings: Vec<AppSetting>,
+}
+
+/// One environment variable of a [`SignInApp`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct AppSetting {
+    pub name: &'static str,
+    pub value: String,
+    /// The value is a secret: printed as the command's output, never logged.
+    pub secret: bool,
+}
+
+impl fmt::Debug for AppSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = if self.secret {
+            "[redacted]"
+        } else {
+            &self.value
+        };
+        write!(f, "{}={value}", self.name)
+    }
 }
 
 /// One page of a provider's user list.
@@ -261,6 +320,29 @@ impl Provider {
         dry_run: bool,
     ) -> Option<Result<Connected, ApiError>> {
         match self.0.connect(push_url, dry_run) {
+            Some(call) => Some(call.await),
+            None => None,
+        }
+    }
+
+    /// Whether [`create_app`](Self::create_app) works.
+    pub fn creates_apps(&self) -> bool {
+        let probe = AppRequest {
+            app_url: String::new(),
+            label: String::new(),
+            group: None,
+        };
+        // The call only builds a future; it is dropped unpolled.
+        self.0.create_app(&probe, true).is_some()
+    }
+
+    /// See [`Connector::create_app`].
+    pub async fn create_app(
+        &self,
+        request: &AppRequest,
+        dry_run: bool,
+    ) -> Option<Result<SignInApp, ApiError>> {
+        match self.0.create_app(request, dry_run) {
             Some(call) => Some(call.await),
             None => None,
         }

@@ -144,6 +144,10 @@ async fn handle(
                 }
                 continue;
             }
+            Effect::Refuse(reason) => {
+                refused.push((id, reason));
+                continue;
+            }
             Effect::Apply(change) => Delivery {
                 message_id: id,
                 event_type,

@@ -1,7 +1,8 @@
 //! Neon's Okta guide end to end, offline, in a real browser: Postgres, the
 //! Okta emulator (users, event hooks, and its org authorization server as
 //! the app's OpenID Connect issuer), `idsync serve` syncing the org with
-//! the event hook registered by `idsync connect`, and the quotes example
+//! the event hook registered by `idsync connect`, the app integration made
+//! by `idsync create-app --group`, and the quotes example
 //! (in-process) with `AUTH_OKTA_ISSUER` = the emulated org. Debian's
 //! Chromium, driven by playwright-core (examples/quotes/e2e/okta-flow.mjs),
 //! signs Ada in on the emulator's page and saves a quote.
@@ -27,9 +28,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use idsync_core::SqlIdent;
-use idsync_emulator::{
-    Assignment, Emulator, OidcClient, ProviderKind, TokenAuthMethod, WebhookTarget,
-};
+use idsync_emulator::{Emulator, ProviderKind, WebhookTarget};
 use idsync_login::{AuthBuilder, ProviderConfig};
 use idsync_store::UsersTable;
 use quotes::Application;
@@ -37,7 +36,6 @@ use quotes::config::{Database, Settings};
 use serde_json::{Value, json};
 
 const CONNECTION: &str = "okta";
-const CLIENT_ID: &str = "0oaquotese2e0000000";
 const LOGIN: &str = "ada.lovelace@example.com";
 const PASSWORD: &str = "Analytical-Engine-1843";
 
@@ -170,20 +168,50 @@ async fn quotes_signs_in_against_the_emulated_okta_org() {
     })
     .await;
 
-    // The quotes app, signing in with the org as its issuer, through an
-    // app integration Ada is assigned to.
+    // The quotes app, signing in with the org as its issuer, through the
+    // app integration `idsync create-app` makes, assigned to a group that
+    // holds only Ada.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app_url = format!("http://{addr}");
-    let client_secret = "quotes-e2e-client-secret-0123456789abcdef";
-    emu.register_oidc_client(OidcClient {
-        client_id: CLIENT_ID.to_owned(),
-        client_secret: client_secret.to_owned(),
-        token_auth_method: TokenAuthMethod::ClientSecretBasic,
-        redirect_uris: vec![format!("{app_url}/api/auth/callback/okta")],
-        post_logout_redirect_uris: vec![app_url.clone()],
-        assignment: Assignment::Users([ada_id.clone()].into()),
-    });
+    let group = okta_api(
+        &emu,
+        "/api/v1/groups",
+        json!({ "profile": { "name": "Quotes users" } }),
+    )
+    .await;
+    let added = reqwest::Client::new()
+        .put(format!(
+            "{}/api/v1/groups/{}/users/{ada_id}",
+            emu.base_url(),
+            group["id"].as_str().unwrap()
+        ))
+        .header("authorization", format!("SSWS {}", emu.config().api_key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), reqwest::StatusCode::NO_CONTENT);
+    let out = tokio::process::Command::new(bin())
+        .arg("--config")
+        .arg(cfg.path())
+        .args(["create-app", CONNECTION, "--app-url", &app_url])
+        .args(["--group", "Quotes users"])
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: std::collections::BTreeMap<String, String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert_eq!(printed["AUTH_OKTA_ISSUER"], emu.base_url());
     let settings = Settings {
         listen: addr,
         database: Database::Url(db.url.clone()),
@@ -195,9 +223,9 @@ async fn quotes_signs_in_against_the_emulated_okta_org() {
             .secret("a".repeat(64))
             .base_url(&app_url)
             .provider(ProviderConfig::okta(
-                emu.base_url(),
-                CLIENT_ID,
-                client_secret,
+                &printed["AUTH_OKTA_ISSUER"],
+                &printed["AUTH_OKTA_ID"],
+                &printed["AUTH_OKTA_SECRET"],
             )),
     };
     let app = Application::build_with_listener(settings, listener)

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header::LINK};
+use axum::http::{HeaderMap, StatusCode, header::LINK};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
@@ -19,7 +19,8 @@ use super::errors::{
 use super::events::{
     ACTIVATE, CREATE, DEACTIVATE, REACTIVATE, SUSPEND, UNSUSPEND, UPDATE_PROFILE, event,
 };
-use super::filter::Filter;
+use super::filter::{self, Filter};
+use super::paging::{encode, link};
 use super::user::{Fields, Status, id_time, iso, set_status, stored, touch, user_id, user_json};
 use crate::config::alphanumeric;
 use crate::emulator::Core;
@@ -42,6 +43,8 @@ pub(super) fn routes() -> Router<Arc<Core>> {
         )
         .route("/api/v1/users/{id}/lifecycle/{operation}", post(lifecycle))
         .merge(super::event_hooks::routes())
+        .merge(super::groups::routes())
+        .merge(super::apps_api::routes())
         .merge(super::oidc::routes())
 }
 
@@ -56,26 +59,6 @@ pub(super) fn authorize(core: &Core, headers: &HeaderMap) -> Result<(), super::e
     } else {
         Err(invalid_token())
     }
-}
-
-/// Percent-encodes a query value (everything but RFC 3986's unreserved
-/// characters).
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn link(url: &str, rel: &str) -> HeaderValue {
-    // Built from the base URL, ids and percent-encoded values: always ASCII.
-    HeaderValue::from_str(&format!("<{url}>; rel=\"{rel}\""))
-        .unwrap_or(HeaderValue::from_static(""))
 }
 
 async fn list_users(
@@ -96,7 +79,7 @@ async fn list_users(
     let filters = ["filter", "search"]
         .into_iter()
         .filter_map(|name| q.get(name).map(|text| (name, text)))
-        .map(|(name, text)| Filter::parse(text).map(|f| (name, text, f)))
+        .map(|(name, text)| Filter::parse(text, &filter::USERS).map(|f| (name, text, f)))
         .collect::<Option<Vec<_>>>()
         .ok_or_else(invalid_search)?;
     let after = match q.get("after") {

@@ -1,9 +1,10 @@
 //! The OpenID Connect clients the org authorization server signs users in
 //! for: what the issuer needs to know of an OIDC app integration.
 //!
-//! [`lookup`] is the one place the issuer asks for a client. Today it reads
-//! the clients registered with [`Emulator::register_oidc_client`]; once
-//! the emulator serves Okta's Apps API, it reads the apps created there.
+//! [`lookup`] is the one place the issuer asks for a client: the clients
+//! registered with [`Emulator::register_oidc_client`], else the OIDC app
+//! integrations created through the emulator's Apps API (`idsync
+//! create-app`), as `okta::apps` shows them.
 
 use std::collections::BTreeSet;
 
@@ -116,15 +117,17 @@ impl OidcClient {
 
 /// The client with this id, if the org has one.
 pub(crate) fn lookup(core: &Core, client_id: &str) -> Option<OidcClient> {
-    let resources = core
-        .resources
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    resources
-        .get(KIND)?
-        .iter()
-        .find(|c| c["client_id"] == client_id)
-        .and_then(OidcClient::from_json)
+    let registered = {
+        let resources = core
+            .resources
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        resources
+            .get(KIND)
+            .and_then(|clients| clients.iter().find(|c| c["client_id"] == client_id))
+            .and_then(OidcClient::from_json)
+    };
+    registered.or_else(|| super::super::apps::issuer_client(core, client_id))
 }
 
 impl Emulator {

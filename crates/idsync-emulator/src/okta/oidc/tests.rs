@@ -738,3 +738,108 @@ async fn session_then_logout() {
         Some("login_required")
     );
 }
+
+/// An Okta Management API call with the emulator's API token.
+async fn management(emu: &Emulator, method: reqwest::Method, path: &str, body: Value) -> Value {
+    let res = http()
+        .request(method, format!("{}{path}", emu.base_url()))
+        .header("authorization", format!("SSWS {}", emu.config().api_key))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{path}: {}", res.status());
+    res.json().await.unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn an_app_made_through_the_apps_api_signs_in_its_groups_members() {
+    use reqwest::Method;
+    let emu = start(ProviderKind::Okta, 0, None).await;
+    let member = create_user(&emu, "member@example.com").await;
+    create_user(&emu, "outsider@example.com").await;
+    let group = management(
+        &emu,
+        Method::POST,
+        "/api/v1/groups",
+        json!({ "profile": { "name": "Quotes users" } }),
+    )
+    .await;
+    let group = group["id"].as_str().unwrap();
+    management(
+        &emu,
+        Method::PUT,
+        &format!("/api/v1/groups/{group}/users/{member}"),
+        Value::Null,
+    )
+    .await;
+    // The app `idsync create-app --group "Quotes users"` makes.
+    let app = management(
+        &emu,
+        Method::POST,
+        "/api/v1/apps?activate=true",
+        json!({
+            "name": "oidc_client",
+            "label": "idsync okta",
+            "signOnMode": "OPENID_CONNECT",
+            "credentials": { "oauthClient": { "token_endpoint_auth_method": "client_secret_basic" } },
+            "settings": { "oauthClient": {
+                "application_type": "web",
+                "redirect_uris": [CALLBACK],
+                "post_logout_redirect_uris": [APP],
+                "response_types": ["code"],
+                "grant_types": ["authorization_code"],
+            } },
+        }),
+    )
+    .await;
+    let id = app["id"].as_str().unwrap();
+    let client_id = app["credentials"]["oauthClient"]["client_id"]
+        .as_str()
+        .unwrap();
+    let secret = app["credentials"]["oauthClient"]["client_secret"]
+        .as_str()
+        .unwrap();
+    management(
+        &emu,
+        Method::PUT,
+        &format!("/api/v1/apps/{id}/groups/{group}"),
+        json!({}),
+    )
+    .await;
+    let url = authorize_url(&emu, client_id, &[]);
+
+    let res = sign_in(&url, "outsider@example.com", PASSWORD).await;
+    assert_eq!(
+        query(&location(&res), "error").as_deref(),
+        Some("access_denied")
+    );
+    let code = code_of(&sign_in(&url, "member@example.com", PASSWORD).await);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+    ];
+    let (status, tokens) = token_request(&emu, &form, Some((client_id, "wrong-secret"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{tokens}");
+    let code = code_of(&sign_in(&url, "member@example.com", PASSWORD).await);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+    ];
+    let (status, tokens) = token_request(&emu, &form, Some((client_id, secret))).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert!(tokens["id_token"].is_string());
+
+    // A deactivated app signs nobody in.
+    management(
+        &emu,
+        Method::POST,
+        &format!("/api/v1/apps/{id}/lifecycle/deactivate"),
+        Value::Null,
+    )
+    .await;
+    let res = http().get(&url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
