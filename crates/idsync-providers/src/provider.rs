@@ -73,6 +73,9 @@ impl ProviderInfo {
     }
 }
 
+/// Where pushes arrive unless a provider serves an API of its own.
+pub const WEBHOOK_PATH: &str = "/webhooks/{connection}";
+
 /// A provider idsync can sync from. One static value per provider module,
 /// listed in the [registry](crate::registry).
 pub trait ProviderDef: Sync {
@@ -86,7 +89,7 @@ pub trait ProviderDef: Sync {
     /// (`{connection}` stands for its name): its webhook, or the API it
     /// serves.
     fn push_path(&self) -> &'static str {
-        "/webhooks/{connection}"
+        WEBHOOK_PATH
     }
 }
 

@@ -1,8 +1,9 @@
-//! `/scim/{connection}/v2/…`: the API a provider serves (SCIM), which the
-//! identity provider writes to. The connection's provider answers the
+//! The API a provider serves (SCIM, at `/scim/{connection}/v2/…`), which
+//! the identity provider writes to. The connection's provider answers the
 //! protocol; idsync reads the body (with the webhook size limit), lends it
 //! the store, and logs each request's method, path, status and outcome.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -13,9 +14,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use idsync_core::resource::{Listed, Query, Resource, ResourceKind, Stored};
+use idsync_providers::provider::WEBHOOK_PATH;
 use idsync_providers::served::{
     Edit, ResourceStore, ServedApi, ServedRequest, ServedResponse, StoreFailure,
 };
+use idsync_providers::{Provider, registry};
 use idsync_store::resources::{self, ResourceError, ResourceTables};
 use idsync_store::{PgPool, StoreError};
 use tokio::sync::Semaphore;
@@ -24,16 +27,28 @@ use crate::error::HttpError;
 use crate::webhooks::{MAX_BODY, is_too_large};
 use crate::{AppState, ConnectionRuntime};
 
-/// The prefix of a connection's served API, after the public URL; the
-/// provider's `ProviderDef::push_path` says the same for people.
-pub fn prefix(connection: &str) -> String {
-    format!("/scim/{connection}/v2")
+/// The prefix of a connection's served API, after the public URL: its
+/// provider's `ProviderDef::push_path`, e.g. `/scim/{connection}/v2`.
+pub fn prefix(provider: &Provider, connection: &str) -> String {
+    registry::lookup(provider.info().name)
+        .map_or(WEBHOOK_PATH, |def| def.push_path())
+        .replace("{connection}", connection)
 }
 
+/// The routes of every registered provider whose pushes arrive somewhere
+/// other than the webhook path, i.e. that serve an API of their own.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/scim/{connection}/v2", any(root))
-        .route("/scim/{connection}/v2/{*rest}", any(serve))
+    let mut mounted = BTreeSet::new();
+    let mut router = Router::new();
+    for def in registry::PROVIDERS {
+        let path = def.push_path();
+        if path != WEBHOOK_PATH && mounted.insert(path) {
+            router = router
+                .route(path, any(root))
+                .route(&format!("{path}/{{*rest}}"), any(serve));
+        }
+    }
+    router
 }
 
 async fn root(
@@ -67,13 +82,17 @@ async fn handle(state: AppState, name: String, rest: String, request: Request) -
     };
     let (parts, body) = request.into_parts();
     // The path as received (percent-encoded), after the prefix.
+    let mounted = conn
+        .as_deref()
+        .map(|c| prefix(&c.provider, &name))
+        .unwrap_or_default();
     let path = parts
         .uri
         .path()
-        .strip_prefix(&prefix(&name))
+        .strip_prefix(&mounted)
         .unwrap_or(&rest)
         .to_owned();
-    let answer = answer(&state, &name, api, tables, &parts, &path, body).await;
+    let answer = answer(&state, &mounted, api, tables, &parts, &path, body).await;
     tracing::info!(
         method = %parts.method,
         path,
@@ -92,7 +111,7 @@ async fn handle(state: AppState, name: String, rest: String, request: Request) -
 
 async fn answer(
     state: &AppState,
-    connection: &str,
+    mounted: &str,
     api: &dyn ServedApi,
     tables: &ResourceTables,
     parts: &axum::http::request::Parts,
@@ -114,7 +133,7 @@ async fn answer(
             );
         }
     };
-    let base_url = format!("{}{}", state.public_url, prefix(connection));
+    let base_url = format!("{}{mounted}", state.public_url);
     let request = ServedRequest {
         method: &parts.method,
         path,
@@ -249,11 +268,7 @@ pub fn tables_of(
 impl ConnectionRuntime {
     /// Where the provider pushes to, or (served) the base URL of the API.
     pub fn push_url(&self, public_url: &str) -> String {
-        if self.resources.is_some() {
-            format!("{public_url}{}", prefix(self.name.as_str()))
-        } else {
-            format!("{public_url}/webhooks/{}", self.name)
-        }
+        format!("{public_url}{}", prefix(&self.provider, self.name.as_str()))
     }
 }
 
@@ -281,7 +296,7 @@ mod tests {
                 served += 1;
                 assert_eq!(
                     def.push_path().replace("{connection}", "c"),
-                    super::prefix("c")
+                    super::prefix(&provider, "c")
                 );
             }
         }

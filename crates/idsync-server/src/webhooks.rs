@@ -10,6 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use futures::future::join_all;
 use idsync_core::{EventType, InvalidInput, MessageId};
+use idsync_providers::provider::WEBHOOK_PATH;
 use idsync_providers::{Effect, PushError, PushEvent, PushRequest};
 use idsync_store::applier::{ApplyError, Delivery};
 use idsync_store::apply::Outcome;
@@ -29,7 +30,7 @@ const SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 pub const MAX_BODY: usize = 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/webhooks/{connection}", get(challenge).post(receive))
+    Router::new().route(WEBHOOK_PATH, get(challenge).post(receive))
 }
 
 /// A provider's one-time verification `GET` (Okta's event hook challenge).

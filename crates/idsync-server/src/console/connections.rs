@@ -62,7 +62,7 @@ fn connection_card(c: &ConnectionOverview) -> Markup {
                 div { dt { "Active users" } dd { (count(s.active_users)) } }
                 div { dt { "Deleted" } dd { (count(s.deleted_users)) } }
                 @if let Some(served) = &s.served {
-                    div { dt { "Last SCIM request" } dd { (maybe_ago(served.recent_requests.first().map(|r| r.at))) } }
+                    div { dt { "Last request" } dd { (maybe_ago(served.recent_requests.first().map(|r| r.at))) } }
                 } @else {
                     div { dt { "Last webhook" } dd { (maybe_ago(s.last_webhook_at)) } }
                 }
@@ -136,7 +136,7 @@ pub(super) async fn connection_page(
             }
             div.card.stat {
                 @if let Some(served) = &s.served {
-                    span.big { (maybe_ago(served.recent_requests.first().map(|r| r.at))) } span.muted { "last SCIM request" }
+                    span.big { (maybe_ago(served.recent_requests.first().map(|r| r.at))) } span.muted { "last request" }
                 } @else {
                     span.big { (maybe_ago(s.last_webhook_at)) } span.muted { "last webhook" }
                 }
@@ -237,12 +237,12 @@ pub(super) async fn connection_page(
     }))
 }
 
-/// A served connection (SCIM): its base URL, how to point each identity
+/// A connection whose provider serves an API (SCIM): its base URL, how to point each identity
 /// provider at it, its groups and its recent requests.
 fn served_section(info: &ProviderInfo, base_url: &str, served: &Served) -> Markup {
     html! {
         section.card.served {
-            h2 { "SCIM endpoint" }
+            h2 { (info.display_name) " endpoint" }
             p { "Base URL (tenant URL):" }
             pre.url { code { (base_url) } }
             p.muted.small {
@@ -252,7 +252,7 @@ fn served_section(info: &ProviderInfo, base_url: &str, served: &Served) -> Marku
             (setup_steps(info, base_url))
         }
         section.card.served-requests {
-            h2 { "Recent SCIM requests" }
+            h2 { "Recent requests" }
             @if served.recent_requests.is_empty() {
                 p.muted { "No request has arrived yet." }
             } @else {

@@ -438,7 +438,8 @@ async fn status_console_and_admin_api_show_scim_and_offer_no_user_management() {
         .await
         .unwrap();
     assert!(html.contains(&scim.base), "the SCIM base URL is shown");
-    assert!(html.contains("Recent SCIM requests"));
+    assert!(html.contains("Recent requests"));
+    assert!(html.contains("SCIM 2.0 endpoint"));
     assert!(html.contains("POST /Groups"));
     assert!(html.contains("Entra ID:") && html.contains("Okta:") && html.contains("OneLogin:"));
     for absent in ["Backfill now", "Reconcile now", "Recent deliveries"] {
