@@ -27,6 +27,7 @@
 mod clerk;
 mod config;
 mod emulator;
+mod hook_delivery;
 pub mod ksuid;
 mod okta;
 mod provider;
