@@ -35,12 +35,10 @@ async def list_all(method, **params) -> list:
 
 async def failure(call) -> dict:
     """What a request failed with: the HTTP status and Okta's error code."""
-    result = await call
-    error = result[-1]
+    error = (await call)[-1]
     if error is None:
         return {"status": 200}
-    body = json.loads(error.body) if getattr(error, "body", None) else {}
-    return {"status": error.status, "errorCode": body.get("errorCode")}
+    return {"status": error.status, "errorCode": getattr(error, "error_code", None)}
 
 
 async def main() -> dict:
@@ -103,7 +101,10 @@ async def main() -> dict:
         "deprovisionedListed": created.id in [u.id for u in deprovisioned],
         "gone": gone,
         "after": after,
-        "groups": [{"id": g.id, "name": g.profile.name, "type": g.type.value} for g in groups],
+        # A group's profile is one of the SDK's group profile kinds.
+        "groups": [
+            {"id": g.id, "name": g.profile.actual_instance.name, "type": g.type.value} for g in groups
+        ],
         "apps": [{"id": a.id, "label": a.label, "signOnMode": a.sign_on_mode.value} for a in apps],
     }
 
