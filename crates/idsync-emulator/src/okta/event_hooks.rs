@@ -2,7 +2,7 @@
 //! verify and activate/deactivate lifecycle. Verifying calls the hook's URI
 //! with a challenge, as Okta does, and succeeds only if the answer echoes
 //! it. Events go to every hook that is `ACTIVE` and `VERIFIED` and lists
-//! their type (see [`registered`]); only an `INACTIVE` hook can be deleted.
+//! their type (see [`registered`]); only an `INACTIVE` hook can be deleted (else 403).
 
 use std::sync::{Arc, MutexGuard, PoisonError};
 
@@ -147,10 +147,12 @@ async fn remove(
     authorize(&core, &headers)?;
     let mut all = hooks(&core);
     if find(&mut all, &id)?["status"] != "INACTIVE" {
-        // Okta deletes only deactivated hooks, as a safety precaution.
-        return Err(invalid(
-            "eventHook",
-            &["Event hook must be INACTIVE before it can be deleted"],
+        // Okta deletes only deactivated hooks, as a safety precaution; 403
+        // is the refusal its API reference lists for this operation.
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "E0000006",
+            "You do not have permission to perform the requested action",
         ));
     }
     all.entry(KIND)

@@ -154,8 +154,9 @@ async fn an_active_verified_hook_gets_its_event_types_until_deactivated() {
 
     // An inactive hook gets nothing, and only an inactive one is deleted.
     let path = format!("/api/v1/eventHooks/{id}");
-    let (status, _, _) = send(&emu, Method::DELETE, &path, None).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, refused) = send(&emu, Method::DELETE, &path, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(refused["errorCode"], "E0000006");
     assert_eq!(
         lifecycle(&emu, &id, "deactivate").await["status"],
         "INACTIVE"
