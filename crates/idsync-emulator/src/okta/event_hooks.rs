@@ -2,7 +2,8 @@
 //! verify and activate/deactivate lifecycle. Verifying calls the hook's URI
 //! with a challenge, as Okta does, and succeeds only if the answer echoes
 //! it. Events go to every hook that is `ACTIVE` and `VERIFIED` and lists
-//! their type (see [`registered`]); only an `INACTIVE` hook can be deleted (else 403).
+//! their type (see [`registered`]); only an `INACTIVE` hook can be deleted
+//! (else 403).
 
 use std::sync::{Arc, MutexGuard, PoisonError};
 
