@@ -22,7 +22,10 @@
 //! - Every answer carries `X-Rate-Limit-Limit`, `-Remaining` and `-Reset`
 //!   (epoch seconds); beyond the limit, 429 with `E0000047`.
 //! - Event hooks: System Log events naming only their target user, batched
-//!   into `com.okta.event_hook` POSTs with `Authorization: <secret>`.
+//!   into `com.okta.event_hook` POSTs, shuffled and partly duplicated, to
+//!   every hook registered through `/api/v1/eventHooks` that is `ACTIVE`
+//!   and `VERIFIED` and lists the event's type, with the hook's
+//!   `authScheme` header (`Authorization: <secret>`) and `headers`.
 //! - The org authorization server: an OpenID Connect issuer for the org's
 //!   users at the org URL (see `oidc`).
 
@@ -53,6 +56,7 @@ use rand::rngs::ThreadRng;
 use crate::EmulatorConfig;
 use crate::config::alphanumeric;
 use crate::emulator::Core;
+use crate::hook_delivery::RegisteredEndpoint;
 use crate::provider::{EmulatedProvider, Event};
 use crate::rate_limit::Window;
 use crate::state::{Inner, StoredUser};
@@ -140,9 +144,19 @@ impl EmulatedProvider for Okta {
     fn deliverer(&self, core: &Core, secret: &str) -> Result<Arc<dyn Deliverer>, SendError> {
         Ok(Arc::new(events::EventHook::new(core, secret)))
     }
+
+    fn registered_endpoints(&self, core: &Core) -> Vec<RegisteredEndpoint> {
+        event_hooks::registered(core)
+    }
+
+    fn registers_endpoints(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]
 mod apps_tests;
+#[cfg(test)]
+mod event_hooks_tests;
 #[cfg(test)]
 mod tests;

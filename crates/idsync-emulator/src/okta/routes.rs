@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header::LINK};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
+use subtle::ConstantTimeEq;
 
 use super::errors::{
     Reply, bad_json, error, internal, invalid, invalid_search, invalid_token, not_found,
@@ -48,13 +49,17 @@ pub(super) fn routes() -> Router<Arc<Core>> {
         .merge(super::oidc::routes())
 }
 
-/// `Authorization: SSWS <API token>`.
+/// `Authorization: SSWS <API token>`, compared in constant time.
 pub(super) fn authorize(core: &Core, headers: &HeaderMap) -> Result<(), super::errors::ApiError> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("SSWS "));
-    if token == Some(core.config.api_key.as_str()) {
+        // Okta's Python SDK 3.x sends `SSWS<token>`, without the space,
+        // and Okta accepts it.
+        .and_then(|v| v.strip_prefix("SSWS"))
+        .map(|v| v.trim_start_matches(' '));
+    let expected = core.config.api_key.as_bytes();
+    if token.is_some_and(|t| bool::from(t.as_bytes().ct_eq(expected))) {
         Ok(())
     } else {
         Err(invalid_token())

@@ -126,10 +126,14 @@ pub async fn run(args: &DevArgs, logs: LogFormat) -> Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {} (use --listen)", args.listen))?;
     let addr = listener.local_addr()?;
-    emulator.auto_deliver(Some(WebhookTarget {
-        url: format!("http://{addr}/webhooks/{connection_name}"),
-        secret: c.webhook_secret.clone(),
-    }))?;
+    // Okta's emulator delivers to the event hook `connect` registers below,
+    // as Okta does; the others are told where to deliver.
+    if !emulator.registers_endpoints() {
+        emulator.auto_deliver(Some(WebhookTarget {
+            url: format!("http://{addr}/webhooks/{connection_name}"),
+            secret: c.webhook_secret.clone(),
+        }))?;
+    }
     let state = super::serve::build_state(&pool, &config, addr)?;
 
     println!();
