@@ -1,6 +1,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use std::borrow::Cow;
+
 use crate::storable::{self, InvalidInput};
 
 /// A provider's user id. Never empty, at most 255 bytes.
@@ -13,9 +15,21 @@ impl UserId {
 
     /// Returns `None` for an empty, over-long or control-character id.
     pub fn parse(raw: &str) -> Option<Self> {
-        let ok =
-            !raw.is_empty() && raw.len() <= Self::MAX_LEN && !raw.chars().any(char::is_control);
-        ok.then(|| Self(raw.to_owned()))
+        Self::check(raw).ok()
+    }
+
+    /// Refuses an empty, over-long or control-character id with its
+    /// reason. Such an id is never cleaned: two users could become one.
+    pub fn check(raw: &str) -> Result<Self, InvalidInput> {
+        if raw.is_empty() {
+            Err(InvalidInput::EmptyUserId)
+        } else if raw.len() > Self::MAX_LEN {
+            Err(InvalidInput::UserIdTooLong { len: raw.len() })
+        } else if raw.chars().any(char::is_control) {
+            Err(InvalidInput::UserIdControlChar)
+        } else {
+            Ok(Self(raw.to_owned()))
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -108,6 +122,10 @@ pub enum ChangeKind {
     Delete {
         raw_json: serde_json::Value,
     },
+    /// The user is kept with this profile but marked deleted: a deprovisioned
+    /// user whose current state is still known (SCIM's `active: false`).
+    /// Orders like a delete.
+    Deactivate(Profile),
 }
 
 /// One user change, from whichever path it came.
@@ -135,8 +153,54 @@ impl Change {
         }
     }
 
+    /// A deactivation of a known profile; see [`ChangeKind::Deactivate`].
+    pub fn deactivate(profile: Profile, version: Version) -> Self {
+        Self {
+            user_id: profile.id.clone(),
+            version,
+            kind: ChangeKind::Deactivate(profile),
+        }
+    }
+
+    /// Whether the change marks the user deleted (a delete or a
+    /// deactivation).
     pub fn is_delete(&self) -> bool {
-        matches!(self.kind, ChangeKind::Delete { .. })
+        matches!(
+            self.kind,
+            ChangeKind::Delete { .. } | ChangeKind::Deactivate(_)
+        )
+    }
+
+    /// What of this change is stored cleaned (rule 7, see
+    /// [`storable`](crate::storable)); empty nearly always. Recorded with
+    /// the delivery, so a cleaned field is never silent.
+    pub fn cleaned_fields(&self) -> Vec<&'static str> {
+        let has_nul = |s: &Option<String>| {
+            s.as_deref()
+                .is_some_and(|s| matches!(storable::storable_text(s), Cow::Owned(_)))
+        };
+        let mut cleaned = Vec::new();
+        let raw = match &self.kind {
+            ChangeKind::Upsert(p) | ChangeKind::Deactivate(p) => {
+                if p.created_at
+                    .is_some_and(|at| storable::storable_time(at).is_none())
+                {
+                    cleaned.push("created_at out of Postgres's range, stored as NULL");
+                }
+                if has_nul(&p.name) {
+                    cleaned.push("U+0000 in name replaced");
+                }
+                if has_nul(&p.email) {
+                    cleaned.push("U+0000 in email replaced");
+                }
+                &p.raw_json
+            }
+            ChangeKind::Delete { raw_json } => raw_json,
+        };
+        if matches!(storable::storable_json(raw), Cow::Owned(_)) {
+            cleaned.push("U+0000 in raw_json replaced");
+        }
+        cleaned
     }
 
     /// Whether `self` should replace `other` for the same user: the newer

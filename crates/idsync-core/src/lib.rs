@@ -7,6 +7,7 @@
 
 mod change;
 mod ident;
+pub mod resource;
 mod secret;
 mod storable;
 

@@ -102,6 +102,12 @@ pub enum InvalidInput {
     MessageIdTooLong { len: usize },
     #[error("the message id contains a control character (such as U+0000)")]
     MessageIdControlChar,
+    #[error("the user id is missing or empty")]
+    EmptyUserId,
+    #[error("the user id is {len} bytes long; at most {max} are accepted", max = crate::UserId::MAX_LEN)]
+    UserIdTooLong { len: usize },
+    #[error("the user id contains a control character (such as U+0000)")]
+    UserIdControlChar,
     #[error("{field} {at} is before the earliest time Postgres can store (4714-11-24 BC)")]
     TimeOutOfRange { field: &'static str, at: String },
 }
@@ -114,6 +120,9 @@ impl InvalidInput {
             Self::EmptyMessageId => "message_id_empty",
             Self::MessageIdTooLong { .. } => "message_id_too_long",
             Self::MessageIdControlChar => "message_id_control_char",
+            Self::EmptyUserId => "user_id_empty",
+            Self::UserIdTooLong { .. } => "user_id_too_long",
+            Self::UserIdControlChar => "user_id_control_char",
             Self::TimeOutOfRange { .. } => "time_out_of_range",
         }
     }
@@ -176,6 +185,11 @@ pub struct EventType(String);
 
 impl EventType {
     pub const MAX_LEN: usize = 255;
+
+    /// Whether [`new`](Self::new) changes `raw`.
+    pub fn is_cleaned(raw: &str) -> bool {
+        raw.len() > Self::MAX_LEN || raw.contains(NUL)
+    }
 
     pub fn new(raw: &str) -> Self {
         let clean = storable_text(raw);

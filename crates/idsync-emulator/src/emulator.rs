@@ -19,6 +19,7 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::hook_delivery::HookQueue;
 use crate::provider::{EmulatedProvider, Event};
 use crate::rate_limit::RateLimiter;
 use crate::state::{Inner, Order, StoredUser};
@@ -51,7 +52,7 @@ pub(crate) struct Core {
     pub base_url: String,
     inner: Mutex<Inner>,
     /// Objects a provider's own APIs keep besides users (Okta's event
-    /// hooks), by kind.
+    /// hooks), by kind. Lock order: take it after [`Core::lock`], or alone.
     pub resources: Mutex<std::collections::BTreeMap<&'static str, Vec<Value>>>,
     list_requests: AtomicU64,
     /// Set: every API request is answered 503.
@@ -59,6 +60,8 @@ pub(crate) struct Core {
     limiter: Option<RateLimiter>,
     /// Auto-delivery is spawned here, so the sync mutators work from any thread.
     runtime: Handle,
+    /// Events owed to the endpoints registered through the provider's API.
+    hook_queue: HookQueue,
 }
 
 impl Core {
@@ -76,6 +79,7 @@ impl Core {
             resources: Mutex::default(),
             list_requests: AtomicU64::new(0),
             unavailable: AtomicBool::new(false),
+            hook_queue: HookQueue::start(&runtime),
             runtime,
         };
         core.seed(now.timestamp_millis());
@@ -148,15 +152,31 @@ impl Core {
         self.publish(inner, events);
     }
 
-    /// Puts events in the outbox (and auto-delivers them), unless webhooks
-    /// are off. Providers whose changes have more kinds than created,
-    /// updated and deleted publish their events themselves.
+    /// Puts events in the outbox and delivers them, unless webhooks are
+    /// off: to every endpoint registered through the provider's API that
+    /// subscribes to the event's type, and to the auto-delivery target
+    /// unless one of those endpoints has its URL (one event reaches one URL
+    /// once). Providers whose changes have more kinds than created, updated
+    /// and deleted publish their events themselves.
     pub(crate) fn publish(&self, inner: &mut Inner, events: Vec<WebhookEvent>) {
         if !inner.emit_webhooks {
             return;
         }
+        let endpoints = self.provider.registered_endpoints(self);
         for event in events {
-            if let Some(sender) = inner.auto_deliver.clone() {
+            let mut hooked = Vec::new();
+            for endpoint in endpoints
+                .iter()
+                .filter(|e| e.subscribes_to(&event.event_type))
+            {
+                hooked.push(endpoint.url.as_str());
+                self.hook_queue.push(endpoint.clone(), event.clone());
+            }
+            let auto = inner
+                .auto_deliver
+                .clone()
+                .filter(|sender| !hooked.contains(&sender.url()));
+            if let Some(sender) = auto {
                 let event = event.clone();
                 self.runtime.spawn(async move {
                     if let Err(error) = sender.send(&event).await {
@@ -308,7 +328,7 @@ impl Emulator {
         }
     }
 
-    fn core(&self) -> &Core {
+    pub(crate) fn core(&self) -> &Core {
         &self.running.core
     }
 
@@ -440,7 +460,9 @@ impl Emulator {
 
     /// When set, every event emitted from now on is also sent at once, each
     /// in its own task (so unordered), to `target`, the way the provider
-    /// delivers. Failures are logged.
+    /// delivers. Failures are logged. An event that goes to an endpoint
+    /// registered through the provider's API (an active, verified Okta
+    /// event hook) at the same URL is not sent here again.
     pub fn auto_deliver(&self, target: Option<WebhookTarget>) -> Result<(), SendError> {
         let sender = target.map(|t| self.sender(t)).transpose()?;
         self.core().lock().auto_deliver = sender;
@@ -453,6 +475,20 @@ impl Emulator {
         let core = self.core();
         let deliverer = core.provider.deliverer(core, &target.secret)?;
         WebhookSender::with(target.url, deliverer)
+    }
+
+    /// Events queued for the endpoints registered through the provider's
+    /// API so far, counted once per endpoint (decided when the change is
+    /// made, delivered moments later).
+    pub fn registered_deliveries_queued(&self) -> u64 {
+        self.core().hook_queue.queued()
+    }
+
+    /// Whether this provider delivers events to the endpoints registered
+    /// through its own API (Okta's event hooks): then register one (as
+    /// `idsync connect` does) instead of [`Emulator::auto_deliver`].
+    pub fn registers_endpoints(&self) -> bool {
+        self.core().provider.registers_endpoints()
     }
 
     /// On: every API request is answered 503 (no answer is counted against

@@ -8,8 +8,11 @@
 //! [`Emulator::random_change`], ...) and deliver events with a
 //! [`WebhookSender`] ([`Emulator::sender`] delivers the provider's way:
 //! Svix-signed, or batched Okta event hooks), in order or shuffled with
-//! duplicates as the senders may. [`Emulator::set_unavailable`] takes the
-//! API down.
+//! duplicates as the senders may. A provider whose push endpoints are
+//! registered through its own API (Okta's event hooks) also delivers every
+//! event to the registered endpoints that take it, by itself (see
+//! [`Emulator::registers_endpoints`]). [`Emulator::set_unavailable`] takes
+//! the API down.
 //!
 //! All provider timestamps come from the emulator's clock (real time plus
 //! an adjustable offset, see [`Emulator::advance_clock`]); webhook
@@ -27,6 +30,7 @@
 mod clerk;
 mod config;
 mod emulator;
+mod hook_delivery;
 pub mod ksuid;
 mod okta;
 mod provider;
@@ -41,6 +45,8 @@ mod webhooks;
 
 pub use config::{EmulatorConfig, RateLimit};
 pub use emulator::{Emulator, UserChange};
+pub use okta::apps::OidcApp;
+pub use okta::oidc::{Assignment, DEV_PASSWORD, OidcClient, TokenAuthMethod};
 pub use registry::{ProviderKind, UnknownProvider};
 pub use webhooks::{Delivery, SendError, WebhookEvent, WebhookSender, WebhookTarget};
 

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::EmulatorConfig;
 use crate::emulator::Core;
+use crate::hook_delivery::RegisteredEndpoint;
 use crate::rate_limit::Window;
 use crate::state::{Inner, StoredUser};
 use crate::webhooks::{Deliverer, SendError, Svix, WebhookEvent};
@@ -89,5 +90,18 @@ pub(crate) trait EmulatedProvider: Send + Sync {
     /// shaped: by default, signed by Svix.
     fn deliverer(&self, _core: &Core, secret: &str) -> Result<Arc<dyn Deliverer>, SendError> {
         Ok(Arc::new(Svix::new(secret)?))
+    }
+
+    /// The endpoints registered through the provider's own API that
+    /// receive events now (Okta: active, verified event hooks); none by
+    /// default. Called with the users' lock held.
+    fn registered_endpoints(&self, _core: &Core) -> Vec<RegisteredEndpoint> {
+        Vec::new()
+    }
+
+    /// Whether the provider delivers to endpoints registered through its
+    /// API, so a caller should register one rather than auto-deliver.
+    fn registers_endpoints(&self) -> bool {
+        false
     }
 }

@@ -157,6 +157,11 @@ impl WebhookSender {
         Self::with(target.url, Arc::new(Svix::new(&target.secret)?))
     }
 
+    /// Where this sender delivers.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
     pub(crate) fn with(url: String, deliverer: Arc<dyn Deliverer>) -> Result<Self, SendError> {
         let client = reqwest::Client::builder()
             .timeout(ATTEMPT_TIMEOUT)

@@ -228,3 +228,191 @@ async fn okta_node_sdk() {
         ]
     );
 }
+
+/// Okta's Python SDK lists users (following `link` headers), gets,
+/// creates (activated), updates, deactivates and deletes one, and lists
+/// groups and apps.
+#[tokio::test]
+async fn okta_python_sdk() {
+    let emu = start(ProviderKind::Okta).await;
+    let api = |method: reqwest::Method, path: &str| {
+        reqwest::Client::new()
+            .request(method, format!("{}{path}", emu.base_url()))
+            .header("authorization", format!("SSWS {}", emu.config().api_key))
+    };
+    // One deactivated seeded user for the default list to leave out, and
+    // one app to list.
+    let deactivated = emu.user_ids()[2].clone();
+    let answer = api(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/users/{deactivated}"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(answer.status(), 204);
+    let app: Value = api(reqwest::Method::POST, "/api/v1/apps")
+        .json(&serde_json::json!({
+            "name": "oidc_client",
+            "label": "Python SDK quotes",
+            "signOnMode": "OPENID_CONNECT",
+            "credentials": { "oauthClient": { "token_endpoint_auth_method": "client_secret_basic" } },
+            "settings": { "oauthClient": {
+                "application_type": "web",
+                "redirect_uris": ["http://localhost:3000/api/auth/callback/okta"],
+                "response_types": ["code"],
+                "grant_types": ["authorization_code"],
+            } },
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed: Vec<Value> = emu
+        .users()
+        .into_iter()
+        .filter(|u| u["status"] != "DEPROVISIONED")
+        .map(|u| u["id"].clone())
+        .collect();
+    assert!(
+        listed.len() > 8,
+        "too few users for paging: {}",
+        listed.len()
+    );
+    emu.take_events();
+    let lists_before = emu.list_request_count();
+
+    let result = run(&emu, python("okta_python.py"), "okta (PyPI)").await;
+
+    assert_eq!(result["before"].as_array().unwrap(), &listed, "{result}");
+    assert_eq!(result["count"], listed.len(), "{result}");
+    assert_eq!(result["known"], listed[0], "{result}");
+    // Pages of four, through five full lists.
+    let pages = emu.list_request_count() - lists_before;
+    assert!(
+        pages >= 4 * (listed.len() as u64).div_ceil(4),
+        "only {pages} list requests"
+    );
+    let not_found = serde_json::json!({ "status": 404, "errorCode": "E0000007" });
+    assert_eq!(result["unknown"], not_found, "{result}");
+    let created = result["created"].as_str().unwrap();
+    assert_eq!(result["listedCreated"], true, "{result}");
+    assert_eq!(result["updatedLastName"], "Renamed", "{result}");
+    assert_eq!(result["deactivatedStatus"], "DEPROVISIONED", "{result}");
+    assert_eq!(result["listedDeactivated"], false, "{result}");
+    assert_eq!(result["deprovisionedListed"], true, "{result}");
+    assert_eq!(result["gone"], not_found, "{result}");
+    assert_eq!(emu.user(created), None, "the deleted user is still there");
+    assert_eq!(result["after"].as_array().unwrap(), &listed, "{result}");
+
+    let names: Vec<&str> = result["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Everyone", "Engineering", "Sales"], "{result}");
+    assert_eq!(result["groups"][0]["type"], "BUILT_IN", "{result}");
+    assert_eq!(
+        result["apps"],
+        serde_json::json!([{ "id": app["id"], "label": "Python SDK quotes", "signOnMode": "OPENID_CONNECT" }]),
+        "{result}"
+    );
+
+    let events: Vec<String> = emu
+        .take_events()
+        .into_iter()
+        .filter(|e| {
+            let body: Value = serde_json::from_str(&e.body).unwrap();
+            body["target"][0]["id"] == created
+        })
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "user.lifecycle.create",
+            "user.lifecycle.activate",
+            "user.account.update_profile",
+            "user.lifecycle.deactivate",
+            "user.lifecycle.delete.initiated",
+        ]
+    );
+}
+
+/// Okta's Node SDK finds groups (`q`, `filter`, paging), lists members,
+/// creates an OIDC web app, finds it by label, reads its secret, and
+/// assigns it to a group, against the emulator's Groups and Apps APIs.
+#[tokio::test]
+async fn okta_node_sdk_groups_and_apps() {
+    let emu = start(ProviderKind::Okta).await;
+    let result = run(&emu, node("okta_apps.mjs", &[]), "@okta/okta-sdk-nodejs").await;
+
+    assert_eq!(
+        result["listedNames"],
+        serde_json::json!(["Everyone", "Engineering", "Sales"]),
+        "the SDK followed the next link: {result}"
+    );
+    assert_eq!(result["everyone"]["type"], "BUILT_IN", "{result}");
+    assert_eq!(result["everyone"]["created"], true, "{result}");
+    assert_eq!(
+        result["builtIn"],
+        serde_json::json!([result["everyone"]["id"]])
+    );
+    assert_eq!(result["engineering"]["name"], "Engineering", "{result}");
+    assert_eq!(result["engineering"]["type"], "OKTA_GROUP", "{result}");
+    // Engineering holds every third seeded user.
+    let every_third: Vec<Value> = emu
+        .user_ids()
+        .into_iter()
+        .step_by(3)
+        .map(Value::from)
+        .collect();
+    assert_eq!(result["members"].as_array().unwrap(), &every_third);
+
+    let created = &result["created"];
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(created["className"], "OpenIdConnectApplication", "{result}");
+    assert_eq!(created["signOnMode"], "OPENID_CONNECT");
+    assert_eq!(created["clientId"], id);
+    assert_eq!(
+        created["redirectUris"],
+        serde_json::json!(["http://localhost:3000/api/auth/callback/okta"])
+    );
+    assert_eq!(
+        created["postLogoutRedirectUris"],
+        serde_json::json!(["http://localhost:3000"])
+    );
+    assert_eq!(
+        created["grantTypes"],
+        serde_json::json!(["authorization_code"])
+    );
+    assert_eq!(created["applicationType"], "web");
+    let secret = created["clientSecret"].as_str().unwrap();
+    assert_eq!(result["found"], serde_json::json!([id]), "{result}");
+    assert_eq!(result["readLabel"], "SDK quotes");
+    assert_eq!(
+        result["readSecret"],
+        Value::Null,
+        "a read never shows the secret"
+    );
+    assert_eq!(
+        result["secrets"],
+        serde_json::json!([{ "status": "ACTIVE", "clientSecret": secret }])
+    );
+    assert_eq!(result["assignment"]["id"], result["engineering"]["id"]);
+    assert_eq!(result["assignment"]["priority"], 0);
+    assert_eq!(
+        result["assignments"],
+        serde_json::json!([result["engineering"]["id"]])
+    );
+
+    // What the SDK made is what the issuer sees.
+    let client = emu.oidc_client(id).unwrap();
+    assert!(client.secret_matches(secret));
+    let users = emu.user_ids();
+    assert!(emu.may_sign_in(&client, &users[0]));
+    assert!(!emu.may_sign_in(&client, &users[1]));
+}

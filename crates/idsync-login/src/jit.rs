@@ -114,7 +114,7 @@ mod tests {
     fn profile(c: &Change) -> &Profile {
         match &c.kind {
             ChangeKind::Upsert(p) => p,
-            ChangeKind::Delete { .. } => panic!("not an upsert"),
+            ChangeKind::Delete { .. } | ChangeKind::Deactivate(_) => panic!("not an upsert"),
         }
     }
 

@@ -196,7 +196,9 @@ async fn complete(
             detail: "the `sub` claim is missing or not a usable user id".to_owned(),
         })?;
     let (name, email) = match &change.kind {
-        idsync_core::ChangeKind::Upsert(p) => (p.name.clone(), p.email.clone()),
+        idsync_core::ChangeKind::Upsert(p) | idsync_core::ChangeKind::Deactivate(p) => {
+            (p.name.clone(), p.email.clone())
+        }
         idsync_core::ChangeKind::Delete { .. } => (None, None),
     };
     let sub = change.user_id.as_str().to_owned();

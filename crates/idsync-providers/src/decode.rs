@@ -1,8 +1,10 @@
 //! Reading provider JSON: the errors and the small helpers every provider
 //! module shares.
 
-use idsync_core::UserId;
+use idsync_core::{Change, UserId, Version};
 use serde_json::Value;
+
+use crate::ApiError;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
@@ -46,4 +48,47 @@ pub(crate) fn opt_str(data: &Value, key: &str) -> Option<String> {
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
+}
+
+/// A list page whose body is a bare JSON array of user objects (Clerk,
+/// Okta): their changes, versioned as `read_change` does with `asked`.
+pub(crate) fn user_array(
+    body: &[u8],
+    asked: Version,
+    read_change: fn(&Value, Version) -> Result<Change, DecodeError>,
+) -> Result<Vec<Change>, ApiError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::Body(format!("not JSON: {e}")))?;
+    let users = value
+        .as_array()
+        .ok_or_else(|| ApiError::Body("expected a JSON array of users".to_owned()))?;
+    Ok(users
+        .iter()
+        .map(|u| read_change(u, asked))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(user: &Value, asked: Version) -> Result<Change, DecodeError> {
+        Ok(Change::delete(user_id(user)?, asked, user.clone()))
+    }
+
+    #[test]
+    fn a_user_array_decodes_each_user_and_refuses_other_shapes() {
+        let asked = Version::from_unix_seconds(1_700_000_000).unwrap();
+        let changes = user_array(br#"[{"id":"a"},{"id":"b"}]"#, asked, read).unwrap();
+        let ids: Vec<_> = changes.iter().map(|c| c.user_id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert!(matches!(
+            user_array(br#"{"data":[]}"#, asked, read),
+            Err(ApiError::Body(_))
+        ));
+        assert!(matches!(
+            user_array(br#"[{"name":"no id"}]"#, asked, read),
+            Err(ApiError::Decode(DecodeError::MissingUserId))
+        ));
+    }
 }

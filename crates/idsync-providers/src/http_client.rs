@@ -25,6 +25,10 @@ pub enum ApiError {
     RateLimited(u32),
     #[error("not supported: {0}")]
     Unsupported(&'static str),
+    /// The provider has nothing that fits the request, e.g. no group of
+    /// the name given.
+    #[error("{0}")]
+    NotFound(String),
 }
 
 /// How hard to retry before giving up.
@@ -256,4 +260,12 @@ pub(crate) async fn read_optional(
 
 pub(crate) async fn json(resp: Response) -> Result<serde_json::Value, ApiError> {
     resp.json().await.map_err(|e| ApiError::Body(e.to_string()))
+}
+
+/// The whole body, for the page decoders, which are pure functions of it
+/// (and so fuzzed on their own).
+pub(crate) async fn bytes(resp: Response) -> Result<impl AsRef<[u8]>, ApiError> {
+    resp.bytes()
+        .await
+        .map_err(|e| ApiError::Body(e.to_string()))
 }

@@ -8,6 +8,8 @@
 //!   provider modules and the registry names a provider.
 //! - [`push`]: what a verified push means: events that apply a change,
 //!   name a user to fetch again, or are ignored.
+//! - [`served`]: the seam for a provider that serves an API the identity
+//!   provider writes to (SCIM), over a store the server implements.
 //! - [`svix`] and [`verify`]: the verification schemes providers share.
 //! - `http_client`: rate-limit and retry handling common to API clients.
 //!
@@ -22,6 +24,8 @@ pub mod okta;
 pub mod provider;
 pub mod push;
 pub mod registry;
+pub mod scim;
+pub mod served;
 pub mod stack_auth;
 pub mod svix;
 pub mod verify;
@@ -29,6 +33,9 @@ pub mod verify;
 pub use decode::DecodeError;
 pub use http_client::{ApiError, RetryPolicy};
 pub use keys::Keys;
-pub use provider::{Connected, Connector, KeyInfo, Page, Provider, ProviderDef, ProviderInfo};
+pub use provider::{
+    AppRequest, AppSetting, Connected, Connector, KeyInfo, Page, Provider, ProviderDef,
+    ProviderInfo, SignInApp,
+};
 pub use push::{Effect, PushError, PushEvent, PushRequest};
 pub use registry::UnknownProvider;

@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::keys::Keys;
 use crate::manage::{NewUser, UserUpdate};
 use crate::push::{PushError, PushEvent, PushRequest};
+use crate::served::ServedApi;
 use crate::{ApiError, DecodeError};
 
 /// A provider call in flight. Boxed so that [`Connector`] can be a trait
@@ -72,6 +73,9 @@ impl ProviderInfo {
     }
 }
 
+/// Where pushes arrive unless a provider serves an API of its own.
+pub const WEBHOOK_PATH: &str = "/webhooks/{connection}";
+
 /// A provider idsync can sync from. One static value per provider module,
 /// listed in the [registry](crate::registry).
 pub trait ProviderDef: Sync {
@@ -80,6 +84,13 @@ pub trait ProviderDef: Sync {
     /// Reads and checks this provider's keys. Problems are reported through
     /// `keys` (all of them, not only the first); `None` when there were any.
     fn configure(&self, keys: &mut Keys<'_>) -> Option<Provider>;
+
+    /// Where, after the public URL, the provider reaches a connection
+    /// (`{connection}` stands for its name): its webhook, or the API it
+    /// serves.
+    fn push_path(&self) -> &'static str {
+        WEBHOOK_PATH
+    }
 }
 
 /// A configured connection to a provider: how its pushes are verified and
@@ -147,6 +158,17 @@ pub trait Connector: Send + Sync + fmt::Debug {
         None
     }
 
+    /// Creates, or brings up to date, the app integration an application
+    /// at `request.app_url` signs its users in with (or, with `dry_run`,
+    /// says what that would do); `None` when the provider's API cannot.
+    fn create_app<'a>(
+        &'a self,
+        _request: &'a AppRequest,
+        _dry_run: bool,
+    ) -> Option<ApiFuture<'a, SignInApp>> {
+        None
+    }
+
     /// Reads one user; `None` when the provider says it has no such user.
     fn get_user<'a>(&'a self, id: &'a str) -> ApiFuture<'a, Option<Value>>;
 
@@ -157,6 +179,26 @@ pub trait Connector: Send + Sync + fmt::Debug {
     fn update_user<'a>(&'a self, id: &'a str, update: &'a UserUpdate) -> ApiFuture<'a, Value>;
 
     fn delete_user<'a>(&'a self, id: &'a str) -> ApiFuture<'a, ()>;
+
+    /// The API this provider serves, which its identity provider writes to
+    /// (SCIM); `None` for providers that only push and are read.
+    fn served(&self) -> Option<&dyn ServedApi> {
+        None
+    }
+
+    /// Whether idsync reads users through the provider's API: backfill,
+    /// reconcile and refreshes. `false` when the provider writes
+    /// everything itself (SCIM) and `list_page`/`get_user` are
+    /// `Unsupported`.
+    fn pulls(&self) -> bool {
+        true
+    }
+
+    /// Whether idsync may create, update and delete users through the
+    /// provider's API (the admin API and the console).
+    fn manages_users(&self) -> bool {
+        true
+    }
 }
 
 /// What `connect` did, or would do, at the provider.
@@ -168,6 +210,54 @@ pub struct Connected {
     /// The push endpoint's state at the provider afterwards, e.g.
     /// "ACTIVE, VERIFIED".
     pub state: String,
+}
+
+/// The sign-in app `idsync create-app` asks a provider for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRequest {
+    /// The application's base URL, without a trailing slash; its sign-in
+    /// callback is `{app_url}/api/auth/callback/{provider}` and signing out
+    /// returns to it.
+    pub app_url: String,
+    /// The app's name at the provider, by which a rerun finds it again.
+    pub label: String,
+    /// Only the members of this group may sign in; `None`: everyone.
+    pub group: Option<String>,
+}
+
+/// What `create_app` did, or would do, at the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInApp {
+    /// Each change made (or, in a dry run, to make), in order; empty when
+    /// everything was already in place.
+    pub actions: Vec<String>,
+    /// The app's state at the provider afterwards, e.g. "app 0oa… ACTIVE,
+    /// assigned to Everyone".
+    pub state: String,
+    /// The environment the application signs in with (the login layer's
+    /// `AUTH_*` variables); only what exists (a dry run before the app is
+    /// created has none, and never a secret).
+    pub settings: Vec<AppSetting>,
+}
+
+/// One environment variable of a [`SignInApp`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct AppSetting {
+    pub name: &'static str,
+    pub value: String,
+    /// The value is a secret: printed as the command's output, never logged.
+    pub secret: bool,
+}
+
+impl fmt::Debug for AppSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = if self.secret {
+            "[redacted]"
+        } else {
+            &self.value
+        };
+        write!(f, "{}={value}", self.name)
+    }
 }
 
 /// One page of a provider's user list.
@@ -261,6 +351,29 @@ impl Provider {
         }
     }
 
+    /// Whether [`create_app`](Self::create_app) works.
+    pub fn creates_apps(&self) -> bool {
+        let probe = AppRequest {
+            app_url: String::new(),
+            label: String::new(),
+            group: None,
+        };
+        // The call only builds a future; it is dropped unpolled.
+        self.0.create_app(&probe, true).is_some()
+    }
+
+    /// See [`Connector::create_app`].
+    pub async fn create_app(
+        &self,
+        request: &AppRequest,
+        dry_run: bool,
+    ) -> Option<Result<SignInApp, ApiError>> {
+        match self.0.create_app(request, dry_run) {
+            Some(call) => Some(call.await),
+            None => None,
+        }
+    }
+
     /// The user's current state as a change, versioned as a listed user is;
     /// `None` when the provider says it has no such user.
     pub async fn current_change(&self, id: &str) -> Result<Option<Change>, ApiError> {
@@ -285,5 +398,20 @@ impl Provider {
 
     pub async fn delete_user(&self, id: &str) -> Result<(), ApiError> {
         self.0.delete_user(id).await
+    }
+
+    /// See [`Connector::served`].
+    pub fn served(&self) -> Option<&dyn ServedApi> {
+        self.0.served()
+    }
+
+    /// See [`Connector::pulls`].
+    pub fn pulls(&self) -> bool {
+        self.0.pulls()
+    }
+
+    /// See [`Connector::manages_users`].
+    pub fn manages_users(&self) -> bool {
+        self.0.manages_users()
     }
 }

@@ -2,7 +2,7 @@
 //! carries a change to apply, names a user to fetch again, or is ignored.
 
 use http::HeaderMap;
-use idsync_core::{Change, UserId};
+use idsync_core::{Change, InvalidInput, UserId};
 
 use crate::DecodeError;
 use crate::verify::VerifyError;
@@ -35,6 +35,10 @@ pub enum Effect {
     Refresh(UserId),
     /// An event type idsync does not handle (teams, sessions, ...).
     Ignore,
+    /// An event that can never be stored (rule 7), e.g. one naming a user
+    /// by an unusable id: refused and recorded with its reason, while the
+    /// other events of its request are still taken.
+    Refuse(InvalidInput),
 }
 
 /// Why a push was refused; nothing of it is written.

@@ -4,10 +4,15 @@ use std::collections::BTreeMap;
 
 use crate::keys::Keys;
 use crate::provider::ProviderDef;
-use crate::{Provider, clerk, okta, stack_auth};
+use crate::{Provider, clerk, okta, scim, stack_auth};
 
 /// Every provider, in the order people are shown them.
-pub static PROVIDERS: &[&dyn ProviderDef] = &[&stack_auth::STACK_AUTH, &clerk::CLERK, &okta::OKTA];
+pub static PROVIDERS: &[&dyn ProviderDef] = &[
+    &stack_auth::STACK_AUTH,
+    &clerk::CLERK,
+    &okta::OKTA,
+    &scim::SCIM,
+];
 
 /// The provider configured as `name` (or one of its aliases).
 pub fn lookup(name: &str) -> Result<&'static dyn ProviderDef, UnknownProvider> {
@@ -72,7 +77,7 @@ mod tests {
         };
         assert_eq!(
             err.to_string(),
-            "unknown provider \"auth0\": expected one of stack_auth, clerk, okta"
+            "unknown provider \"auth0\": expected one of stack_auth, clerk, okta, scim"
         );
     }
 

@@ -84,7 +84,7 @@ fn provider_status(e: &ApiError) -> StatusCode {
         ApiError::Status { status, .. } if (400..500).contains(status) => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
-        ApiError::Unsupported(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        ApiError::Unsupported(_) | ApiError::NotFound(_) => StatusCode::UNPROCESSABLE_ENTITY,
         // Down, or still limiting after every retry: later may work.
         ApiError::Unreachable { .. } | ApiError::RateLimited(_) => StatusCode::SERVICE_UNAVAILABLE,
         ApiError::Unauthorized { .. }

@@ -20,7 +20,14 @@ async fn healthz() -> Json<serde_json::Value> {
 
 /// The database is reachable and migrated: safe to route webhooks here.
 async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, HttpError> {
-    match idsync_store::migrate::is_migrated(&state.pool, &state.tables()).await {
+    // Every table idsync writes: users, and served connections' groups and
+    // memberships.
+    let mut tables = state.tables();
+    for r in state.resource_tables() {
+        tables.push(r.groups_table());
+        tables.push(r.members_table());
+    }
+    match idsync_store::migrate::is_migrated(&state.pool, &tables).await {
         Ok(true) => Ok(Json(json!({ "status": "ready" }))),
         Ok(false) => Err(HttpError::new(
             StatusCode::SERVICE_UNAVAILABLE,

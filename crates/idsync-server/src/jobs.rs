@@ -18,7 +18,8 @@ use crate::{AppState, ConnectionRuntime};
 /// Starts the background jobs; they stop when the set is dropped.
 pub fn spawn(state: &AppState) -> JoinSet<()> {
     let mut set = JoinSet::new();
-    for conn in state.connections.values() {
+    // Providers that write to idsync (SCIM) have nothing to read.
+    for conn in state.connections.values().filter(|c| c.provider.pulls()) {
         set.spawn(connection_jobs(state.clone(), Arc::clone(conn)));
         set.spawn(refresher(state.clone(), Arc::clone(conn)));
     }

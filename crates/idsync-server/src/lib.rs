@@ -1,4 +1,5 @@
-//! idsync's HTTP side: `POST /webhooks/{connection}`, `GET /healthz`,
+//! idsync's HTTP side: `POST /webhooks/{connection}`, the served APIs
+//! (`/scim/{connection}/v2/…`), `GET /healthz`,
 //! `GET /readyz`, the admin API (`/api/v1`), the console (`/`), `/metrics`,
 //! and the background jobs `serve` runs (first backfill, periodic
 //! reconcile, delivery-log pruning).
@@ -9,6 +10,7 @@ mod error;
 mod health;
 pub mod jobs;
 pub mod metrics;
+pub mod served;
 mod state;
 mod webhooks;
 
@@ -22,6 +24,7 @@ use tower_http::trace::TraceLayer;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(webhooks::router())
+        .merge(served::router())
         .merge(health::router())
         .merge(admin::router())
         .merge(metrics::router())

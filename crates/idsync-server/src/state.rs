@@ -7,6 +7,7 @@ use tokio::sync::Notify;
 use idsync_core::ConnectionName;
 use idsync_providers::Provider;
 use idsync_store::applier::Applier;
+use idsync_store::resources::ResourceTables;
 use idsync_store::{PgPool, UsersTable};
 
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -27,6 +28,9 @@ pub struct ConnectionRuntime {
     pub full_reconcile_interval: Option<Duration>,
     /// Wakes this connection's refresher when notifications are queued.
     pub refresh_wake: Arc<Notify>,
+    /// The tables of a connection whose provider serves an API (SCIM);
+    /// `None` for the others.
+    pub resources: Option<ResourceTables>,
 }
 
 /// Shared by every request; cheap to clone.
@@ -104,6 +108,13 @@ impl AppState {
 
     pub fn connection(&self, name: &str) -> Option<Arc<ConnectionRuntime>> {
         self.connections.get(name).cloned()
+    }
+
+    pub fn resource_tables(&self) -> Vec<ResourceTables> {
+        self.connections
+            .values()
+            .filter_map(|c| c.resources.clone())
+            .collect()
     }
 
     pub fn tables(&self) -> Vec<UsersTable> {

@@ -10,6 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use futures::future::join_all;
 use idsync_core::{EventType, InvalidInput, MessageId};
+use idsync_providers::provider::WEBHOOK_PATH;
 use idsync_providers::{Effect, PushError, PushEvent, PushRequest};
 use idsync_store::applier::{ApplyError, Delivery};
 use idsync_store::apply::Outcome;
@@ -29,7 +30,7 @@ const SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 pub const MAX_BODY: usize = 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/webhooks/{connection}", get(challenge).post(receive))
+    Router::new().route(WEBHOOK_PATH, get(challenge).post(receive))
 }
 
 /// A provider's one-time verification `GET` (Okta's event hook challenge).
@@ -142,6 +143,10 @@ async fn handle(
                     }),
                     Err(e) => refused.push((id, e)),
                 }
+                continue;
+            }
+            Effect::Refuse(reason) => {
+                refused.push((id, reason));
                 continue;
             }
             Effect::Apply(change) => Delivery {
@@ -272,7 +277,7 @@ fn unavailable(e: &idsync_store::StoreError) -> HttpError {
 
 /// Whether reading the body failed on the size limit, rather than on the
 /// connection (a client that went away).
-fn is_too_large(e: &axum::Error) -> bool {
+pub(crate) fn is_too_large(e: &axum::Error) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cause {
         if c.is::<http_body_util::LengthLimitError>() {

@@ -1,20 +1,36 @@
 //! Group commit for webhook deliveries.
 //!
 //! Each connection has one applier task. Requests queue on a channel; the
-//! task takes everything waiting (up to [`MAX_BATCH`]), claims the message
-//! ids, applies the changes in one statement and commits once, then answers
-//! every request of the batch. Under load, batches grow by themselves while
-//! the previous commit is in flight; idle, a request is applied at once.
+//! task takes everything waiting (up to [`MAX_BATCH`]) and applies it in
+//! one statement, a single round trip that claims the message ids, applies
+//! the changes and records the outcomes, then answers every request of the
+//! batch. Up to [`IN_FLIGHT`] batches run at once; under load, batches grow
+//! by themselves while those are in flight; idle, a request is applied at
+//! once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use idsync_core::{Change, EventType, InvalidInput, MessageId};
-use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot};
+use sqlx::{PgPool, Row};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::apply::{Outcome, apply_changes};
-use crate::{StoreError, UsersTable, deliveries};
+use crate::apply::{Outcome, ROWS, Reduced, Rows, reduce, upsert_sql};
+use crate::{StoreError, UsersTable, errors};
 
 /// Largest batch in one transaction: bounds statement size and latency.
 pub const MAX_BATCH: usize = 1000;
+
+/// Batches applied at once per connection, each on a pooled connection.
+/// With the database a network round trip away, one batch at a time would
+/// leave it idle for most of each round trip. Safe: every batch locks the
+/// rows it writes in user-id order, and the versioning rules do not depend
+/// on the order in which batches commit.
+pub const IN_FLIGHT: usize = 4;
+
+/// Retries of a batch that Postgres aborted as a deadlock or serialization
+/// failure with a concurrent one.
+const CONFLICT_RETRIES: u32 = 3;
 
 /// One delivered message as received: its provider id, its event type, and
 /// the change it carries (`None` for an event type idsync ignores).
@@ -32,6 +48,20 @@ impl Delivery {
     /// refused delivery to the database.
     pub fn check(&self) -> Result<(), InvalidInput> {
         MessageId::parse(&self.message_id).map(drop)
+    }
+
+    /// What of the delivery is stored cleaned (rule 7); empty nearly
+    /// always.
+    pub fn cleaned_fields(&self) -> Vec<&'static str> {
+        let mut cleaned = self
+            .change
+            .as_ref()
+            .map(Change::cleaned_fields)
+            .unwrap_or_default();
+        if EventType::is_cleaned(&self.event_type) {
+            cleaned.push("event type cut to 255 bytes or U+0000 replaced");
+        }
+        cleaned
     }
 }
 
@@ -91,26 +121,49 @@ async fn run(
     table: UsersTable,
     mut receiver: mpsc::Receiver<(Delivery, Reply)>,
 ) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (items, replies): (Vec<Delivery>, Vec<Reply>) = batch.drain(..).unzip();
-        let size = items.len();
-        let started = std::time::Instant::now();
-        let results = apply_or_split(&pool, &connection, &table, &items).await;
-        metrics::histogram!("idsync_apply_seconds", "connection" => connection.clone())
-            .record(started.elapsed().as_secs_f64());
-        metrics::histogram!("idsync_apply_batch_size", "connection" => connection.clone())
-            .record(size as f64);
-        for (reply, result) in replies.into_iter().zip(results) {
-            let outcome = match &result {
-                Ok(outcome) => outcome.as_str(),
-                Err(_) => "failed",
-            };
-            metrics::counter!("idsync_webhook_deliveries_total",
-                "connection" => connection.clone(), "outcome" => outcome)
-            .increment(1);
-            let _ = reply.send(result);
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    let shared = Arc::new((pool, connection, table));
+    // A slot first, then the batch: while every slot is busy, requests
+    // queue and the next batch grows.
+    while let Ok(slot) = Arc::clone(&slots).acquire_owned().await {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        if receiver.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            break;
         }
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let (pool, connection, table) = &*shared;
+            apply_and_answer(pool, connection, table, batch).await;
+            drop(slot);
+        });
+    }
+    // Finish the batches in flight before the task ends.
+    let _ = slots.acquire_many(IN_FLIGHT as u32).await;
+}
+
+async fn apply_and_answer(
+    pool: &PgPool,
+    connection: &str,
+    table: &UsersTable,
+    batch: Vec<(Delivery, Reply)>,
+) {
+    let (items, replies): (Vec<Delivery>, Vec<Reply>) = batch.into_iter().unzip();
+    let size = items.len();
+    let started = std::time::Instant::now();
+    let results = apply_or_split(pool, connection, table, &items).await;
+    metrics::histogram!("idsync_apply_seconds", "connection" => connection.to_owned())
+        .record(started.elapsed().as_secs_f64());
+    metrics::histogram!("idsync_apply_batch_size", "connection" => connection.to_owned())
+        .record(size as f64);
+    for (reply, result) in replies.into_iter().zip(results) {
+        let outcome = match &result {
+            Ok(outcome) => outcome.as_str(),
+            Err(_) => "failed",
+        };
+        metrics::counter!("idsync_webhook_deliveries_total",
+            "connection" => connection.to_owned(), "outcome" => outcome)
+        .increment(1);
+        let _ = reply.send(result);
     }
 }
 
@@ -163,12 +216,22 @@ async fn apply_storable(
     if items.is_empty() {
         return Vec::new();
     }
-    let e = match apply_batch(pool, connection, table, items).await {
-        Ok(outcomes) => {
-            tracing::debug!(connection, size = items.len(), "batch committed");
-            return outcomes.into_iter().map(Ok).collect();
+    let mut attempts = 0;
+    let e = loop {
+        match apply_batch(pool, connection, table, items).await {
+            Ok(outcomes) => {
+                tracing::debug!(connection, size = items.len(), "batch committed");
+                return outcomes.into_iter().map(Ok).collect();
+            }
+            // Batches in flight lock rows in the same order, but a message
+            // redelivered while its first copy is in flight can still meet
+            // it in the delivery log; Postgres then aborts one of them.
+            Err(e) if e.is_conflict() && attempts < CONFLICT_RETRIES => {
+                attempts += 1;
+                tracing::debug!(connection, error = %e, "batch met a concurrent one; retrying");
+            }
+            Err(e) => break ApplyError::from(e),
         }
-        Err(e) => ApplyError::from(e),
     };
     if matches!(e, ApplyError::Unavailable(_)) || items.len() == 1 {
         tracing::warn!(connection, size = items.len(), error = %e, "batch failed");
@@ -193,81 +256,199 @@ async fn apply_storable(
     results
 }
 
-/// Claims, applies and commits one batch; returns one outcome per delivery.
-/// A delivery that can never be stored fails the whole call with
-/// [`StoreError::Refused`] before the database is touched.
+/// Claims, applies and records one batch in a single statement (so a
+/// single round trip to the database, committed on its own); returns one
+/// outcome per delivery. A delivery that can never be stored fails the
+/// whole call with [`StoreError::Refused`] before the database is touched.
+///
+/// The changes of every delivery of the batch are reduced to one winner per
+/// user and upserted whether or not the delivery was seen before: applying
+/// a change again is a no-op under the versioning rules, so the delivery
+/// log only has to tell the sender "duplicate". A redelivery that arrives
+/// while its first copy is still in flight may thus be applied twice (the
+/// second time unchanged) and is answered with its outcome instead.
 pub async fn apply_batch(
     pool: &PgPool,
     connection: &str,
     table: &UsersTable,
     items: &[Delivery],
 ) -> Result<Vec<Outcome>, StoreError> {
-    let message_ids = items
-        .iter()
-        .map(|d| MessageId::parse(&d.message_id))
-        .collect::<Result<Vec<_>, InvalidInput>>()?;
-    let mut tx = pool.begin().await?;
-
-    // The first copy of a message id in the batch is the candidate; later
-    // copies are duplicates whatever the database says.
-    let mut first_index = std::collections::HashMap::new();
-    for (i, d) in items.iter().enumerate() {
-        first_index.entry(d.message_id.as_str()).or_insert(i);
+    for d in items {
+        MessageId::parse(&d.message_id)?;
     }
-    let mut candidates: Vec<usize> = items
+    let plan = BatchPlan::new(items);
+    let rows = Rows::new(&plan.reduced.winners);
+    let sql = batch_sql(table);
+    let query = rows
+        .bind(sqlx::query(&sql))
+        .bind(connection)
+        .bind(&plan.message_ids)
+        .bind(&plan.event_types)
+        .bind(&plan.user_ids)
+        .bind(&plan.roles)
+        .bind(&plan.cleaned_ids)
+        .bind(&plan.cleaned_shown)
+        .bind(&plan.cleaned_text)
+        .bind(&rows.deactivated);
+    let answered = query.fetch_all(pool).await?;
+
+    let mut by_message: HashMap<String, Outcome> = HashMap::with_capacity(answered.len());
+    for row in answered {
+        let message_id: String = row.try_get("message_id")?;
+        let claimed: bool = row.try_get("claimed")?;
+        let outcome = if claimed {
+            let word: String = row.try_get("outcome")?;
+            Outcome::parse(&word).ok_or_else(|| {
+                StoreError::Sql(sqlx::Error::Protocol(format!("unknown outcome {word:?}")))
+            })?
+        } else {
+            Outcome::Duplicate
+        };
+        by_message.insert(message_id, outcome);
+    }
+    if !plan.cleaned_ids.is_empty() {
+        metrics::counter!("idsync_deliveries_cleaned_total", "connection" => connection.to_owned())
+            .increment(plan.cleaned_ids.len() as u64);
+        errors::trim(pool, connection).await?;
+    }
+    // Later copies of a message id in the batch are duplicates whatever the
+    // database says.
+    Ok(items
         .iter()
         .enumerate()
-        .filter(|(i, d)| first_index.get(d.message_id.as_str()) == Some(i))
-        .map(|(i, _)| i)
-        .collect();
-    // Claim in message-id order so replicas lock in the same order.
-    candidates.sort_by(|&a, &b| items[a].message_id.cmp(&items[b].message_id));
-    let ids: Vec<MessageId> = candidates.iter().map(|&i| message_ids[i].clone()).collect();
-    let types: Vec<EventType> = candidates
-        .iter()
-        .map(|&i| EventType::new(&items[i].event_type))
-        .collect();
-    let users: Vec<Option<idsync_core::UserId>> = candidates
-        .iter()
-        .map(|&i| items[i].change.as_ref().map(|c| c.user_id.clone()))
-        .collect();
-    let fresh: std::collections::HashSet<String> =
-        deliveries::claim(&mut tx, connection, &ids, &types, &users)
-            .await?
-            .into_iter()
+        .map(|(i, d)| match plan.first_index.get(d.message_id.as_str()) {
+            Some(&first) if first == i => by_message
+                .get(&d.message_id)
+                .copied()
+                .unwrap_or(Outcome::Duplicate),
+            _ => Outcome::Duplicate,
+        })
+        .collect())
+}
+
+/// A batch laid out as the parameters of [`batch_sql`].
+struct BatchPlan<'a> {
+    first_index: HashMap<&'a str, usize>,
+    reduced: Reduced,
+    /// Per candidate (the first copy of each message id): `$9`..`$12`.
+    message_ids: Vec<&'a str>,
+    event_types: Vec<String>,
+    user_ids: Vec<Option<&'a str>>,
+    /// `ignored` (no change), `lost` (a newer change of the batch won) or
+    /// `winner`.
+    roles: Vec<&'static str>,
+    /// Candidates stored with a field cleaned (rule 7): `$13`..`$15`.
+    cleaned_ids: Vec<&'a str>,
+    cleaned_shown: Vec<String>,
+    cleaned_text: Vec<String>,
+}
+
+impl<'a> BatchPlan<'a> {
+    fn new(items: &'a [Delivery]) -> Self {
+        let mut first_index = HashMap::new();
+        for (i, d) in items.iter().enumerate() {
+            first_index.entry(d.message_id.as_str()).or_insert(i);
+        }
+        let candidates: Vec<&Delivery> = items
+            .iter()
+            .enumerate()
+            .filter(|(i, d)| first_index.get(d.message_id.as_str()) == Some(i))
+            .map(|(_, d)| d)
             .collect();
-
-    let mut outcomes = vec![Outcome::Duplicate; items.len()];
-    let mut to_apply = Vec::new();
-    let mut applied_index = Vec::new();
-    for &i in &candidates {
-        if !fresh.contains(&items[i].message_id) {
-            continue;
+        let with_change: Vec<usize> = (0..candidates.len())
+            .filter(|&c| candidates[c].change.is_some())
+            .collect();
+        let changes: Vec<Change> = with_change
+            .iter()
+            .filter_map(|&c| candidates[c].change.clone())
+            .collect();
+        let reduced = reduce(&changes);
+        let mut roles = vec!["ignored"; candidates.len()];
+        for (k, &c) in with_change.iter().enumerate() {
+            roles[c] = if reduced.source[reduced.slot_of[k]] == k {
+                "winner"
+            } else {
+                "lost"
+            };
         }
-        match &items[i].change {
-            Some(change) => {
-                to_apply.push(change.clone());
-                applied_index.push(i);
+        let mut plan = Self {
+            first_index,
+            reduced,
+            message_ids: candidates.iter().map(|d| d.message_id.as_str()).collect(),
+            event_types: candidates
+                .iter()
+                .map(|d| EventType::new(&d.event_type).as_str().to_owned())
+                .collect(),
+            user_ids: candidates
+                .iter()
+                .map(|d| d.change.as_ref().map(|c| c.user_id.as_str()))
+                .collect(),
+            roles,
+            cleaned_ids: Vec::new(),
+            cleaned_shown: Vec::new(),
+            cleaned_text: Vec::new(),
+        };
+        for d in &candidates {
+            let cleaned = d.cleaned_fields();
+            if !cleaned.is_empty() {
+                plan.cleaned_ids.push(d.message_id.as_str());
+                plan.cleaned_shown.push(MessageId::describe(&d.message_id));
+                plan.cleaned_text
+                    .push(format!("stored cleaned: {}", cleaned.join("; ")));
             }
-            None => outcomes[i] = Outcome::Ignored,
         }
+        plan
     }
-    let applied = apply_changes(&mut tx, table, &to_apply).await?;
-    for (i, outcome) in applied_index.into_iter().zip(applied) {
-        outcomes[i] = outcome;
-    }
+}
 
-    let fresh_ids: Vec<String> = candidates
-        .iter()
-        .filter(|&&i| fresh.contains(&items[i].message_id))
-        .map(|&i| items[i].message_id.clone())
-        .collect();
-    let fresh_outcomes: Vec<&str> = candidates
-        .iter()
-        .filter(|&&i| fresh.contains(&items[i].message_id))
-        .map(|&i| outcomes[i].as_str())
-        .collect();
-    deliveries::set_outcomes(&mut tx, connection, &fresh_ids, &fresh_outcomes).await?;
-    tx.commit().await?;
-    Ok(outcomes)
+/// The batch statement: upsert the winners (`$1`..`$7`), work out each
+/// candidate's outcome, claim the message ids in the delivery log with
+/// those outcomes (`$8`..`$12`; in message-id order, so replicas claim in
+/// the same order), record the cleaned ones that were claimed
+/// (`$13`..`$15`), and answer per candidate its outcome and whether it was
+/// claimed. `$16` holds the deactivations' ids. `cur` reads the table as it was before the statement, which is
+/// what tells a stale change from an unchanged one.
+fn batch_sql(table: &UsersTable) -> String {
+    format!(
+        r#"WITH w AS ({rows}),
+upserted AS ({upsert}),
+m AS (
+    SELECT * FROM UNNEST($9::text[], $10::text[], $11::text[], $12::text[])
+        AS m(message_id, event_type, user_id, role)
+),
+o AS (
+    SELECT m.message_id, m.event_type, m.user_id,
+        CASE
+            WHEN m.role = 'ignored' THEN 'ignored'
+            WHEN m.role = 'lost' THEN 'stale'
+            WHEN u.id IS NOT NULL THEN
+                CASE WHEN w.deleted_at IS NOT NULL THEN 'deleted'
+                     WHEN u.inserted THEN 'inserted'
+                     ELSE 'updated' END
+            WHEN cur.updated_at > w.updated_at THEN 'stale'
+            ELSE 'unchanged'
+        END AS outcome
+    FROM m
+    LEFT JOIN w ON m.role = 'winner' AND w.id = m.user_id
+    LEFT JOIN upserted u ON m.role = 'winner' AND u.id = m.user_id
+    LEFT JOIN {t} cur ON m.role = 'winner' AND cur.id = m.user_id
+),
+logged AS (
+    INSERT INTO idsync.deliveries (connection, message_id, event_type, user_id, outcome)
+    SELECT $8, message_id, event_type, user_id, outcome FROM o ORDER BY message_id
+    ON CONFLICT (connection, message_id) DO NOTHING
+    RETURNING message_id
+),
+cleaned AS (
+    INSERT INTO idsync.errors (connection, source, message_id, message)
+    SELECT $8, 'webhook', c.shown, c.message
+      FROM UNNEST($13::text[], $14::text[], $15::text[]) AS c(message_id, shown, message)
+      JOIN logged l ON l.message_id = c.message_id
+)
+SELECT o.message_id, o.outcome, (l.message_id IS NOT NULL) AS claimed
+  FROM o LEFT JOIN logged l ON l.message_id = o.message_id"#,
+        rows = ROWS,
+        upsert = upsert_sql(table, "SELECT * FROM w", "$16"),
+        t = table.qualified()
+    )
 }

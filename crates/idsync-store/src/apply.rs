@@ -8,7 +8,9 @@
 //! - a delete applies when its version is not older; it keeps the last
 //!   profile and the first `deleted_at`;
 //! - a delete of a user never seen inserts a tombstone, so a stale create
-//!   delivered later cannot bring the user back.
+//!   delivered later cannot bring the user back;
+//! - a deactivation is a delete that also replaces the profile, and is not
+//!   written when the row is already deactivated with that profile.
 
 use std::collections::HashMap;
 
@@ -51,6 +53,21 @@ impl Outcome {
         }
     }
 
+    /// The outcome named by [`as_str`](Self::as_str).
+    pub fn parse(word: &str) -> Option<Self> {
+        [
+            Self::Inserted,
+            Self::Updated,
+            Self::Deleted,
+            Self::Unchanged,
+            Self::Stale,
+            Self::Duplicate,
+            Self::Ignored,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == word)
+    }
+
     /// Whether the users table was written.
     pub fn wrote(self) -> bool {
         matches!(self, Self::Inserted | Self::Updated | Self::Deleted)
@@ -59,15 +76,15 @@ impl Outcome {
 
 /// The changes of one batch after keeping, per user, only the one that wins
 /// under the versioning rules, so one statement never touches a row twice.
-struct Reduced {
-    winners: Vec<Change>,
+pub(crate) struct Reduced {
+    pub winners: Vec<Change>,
     /// For each winner, the index of the input it came from.
-    source: Vec<usize>,
+    pub source: Vec<usize>,
     /// For each input, the index of its user's winner.
-    slot_of: Vec<usize>,
+    pub slot_of: Vec<usize>,
 }
 
-fn reduce(changes: &[Change]) -> Reduced {
+pub(crate) fn reduce(changes: &[Change]) -> Reduced {
     let mut reduced = Reduced {
         winners: Vec::new(),
         source: Vec::new(),
@@ -102,6 +119,133 @@ fn reduce(changes: &[Change]) -> Reduced {
     reduced
 }
 
+/// The winners of a batch as the upsert's parameters `$1`..`$7`, one
+/// array per column, in user-id order: concurrent batches (other replicas,
+/// backfill, the applier's other batches in flight) then lock rows in the
+/// same order and cannot deadlock on them.
+pub(crate) struct Rows {
+    raw: Vec<serde_json::Value>,
+    pub ids: Vec<String>,
+    names: Vec<Option<String>>,
+    emails: Vec<Option<String>>,
+    created: Vec<Option<DateTime<Utc>>>,
+    versions: Vec<DateTime<Utc>>,
+    deleted: Vec<Option<DateTime<Utc>>>,
+    /// The ids of deactivations: deletes that still replace the profile.
+    /// Bound apart from `$1`..`$7`, where [`upsert_sql`] is told.
+    pub deactivated: Vec<String>,
+}
+
+impl Rows {
+    pub(crate) fn new(winners: &[Change]) -> Self {
+        let mut order: Vec<usize> = (0..winners.len()).collect();
+        order.sort_by(|&a, &b| winners[a].user_id.cmp(&winners[b].user_id));
+        let n = winners.len();
+        let mut rows = Self {
+            raw: Vec::with_capacity(n),
+            ids: Vec::with_capacity(n),
+            names: Vec::with_capacity(n),
+            emails: Vec::with_capacity(n),
+            created: Vec::with_capacity(n),
+            versions: Vec::with_capacity(n),
+            deleted: Vec::with_capacity(n),
+            deactivated: Vec::new(),
+        };
+        for i in order {
+            let change = &winners[i];
+            rows.ids.push(change.user_id.as_str().to_owned());
+            rows.versions.push(change.version.at());
+            match &change.kind {
+                // Rule 7: what Postgres cannot hold is cleaned here, where every
+                // path to the table meets (see idsync_core's `storable`).
+                ChangeKind::Upsert(p) | ChangeKind::Deactivate(p) => {
+                    rows.raw.push(storable_json(&p.raw_json).into_owned());
+                    rows.names
+                        .push(p.name.as_deref().map(|s| storable_text(s).into_owned()));
+                    rows.emails
+                        .push(p.email.as_deref().map(|s| storable_text(s).into_owned()));
+                    rows.created.push(p.created_at.and_then(storable_time));
+                    if matches!(change.kind, ChangeKind::Deactivate(_)) {
+                        rows.deactivated.push(change.user_id.as_str().to_owned());
+                        rows.deleted.push(Some(change.version.at()));
+                    } else {
+                        rows.deleted.push(None);
+                    }
+                }
+                ChangeKind::Delete { raw_json } => {
+                    rows.raw.push(storable_json(raw_json).into_owned());
+                    rows.names.push(None);
+                    rows.emails.push(None);
+                    rows.created.push(None);
+                    rows.deleted.push(Some(change.version.at()));
+                }
+            }
+        }
+        rows
+    }
+
+    /// Binds the rows as `$1`..`$7`.
+    pub(crate) fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        query
+            .bind(&self.raw)
+            .bind(&self.ids)
+            .bind(&self.names)
+            .bind(&self.emails)
+            .bind(&self.created)
+            .bind(&self.versions)
+            .bind(&self.deleted)
+    }
+}
+
+/// The rows `$1`..`$7` as a relation with the table's columns.
+pub(crate) const ROWS: &str =
+    "SELECT * FROM UNNEST($1::jsonb[], $2::text[], $3::text[], $4::text[],
+                     $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])
+        AS r(raw_json, id, name, email, created_at, updated_at, deleted_at)";
+
+/// The versioned upsert of the relation `source` (columns as [`ROWS`]),
+/// returning each row written and whether it was inserted. `deactivated`
+/// is the placeholder bound to [`Rows::deactivated`], e.g. `$8`.
+pub(crate) fn upsert_sql(table: &UsersTable, source: &str, deactivated: &str) -> String {
+    format!(
+        r#"INSERT INTO {t} AS t (raw_json, id, name, email, created_at, updated_at, deleted_at)
+{source}
+ON CONFLICT (id) DO UPDATE SET
+    raw_json   = CASE WHEN EXCLUDED.deleted_at IS NULL OR EXCLUDED.id = ANY({deactivated}::text[])
+                      THEN EXCLUDED.raw_json ELSE t.raw_json END,
+    name       = CASE WHEN EXCLUDED.deleted_at IS NULL OR EXCLUDED.id = ANY({deactivated}::text[])
+                      THEN EXCLUDED.name ELSE t.name END,
+    email      = CASE WHEN EXCLUDED.deleted_at IS NULL OR EXCLUDED.id = ANY({deactivated}::text[])
+                      THEN EXCLUDED.email ELSE t.email END,
+    created_at = CASE WHEN EXCLUDED.deleted_at IS NULL OR EXCLUDED.id = ANY({deactivated}::text[])
+                      THEN EXCLUDED.created_at ELSE t.created_at END,
+    updated_at = EXCLUDED.updated_at,
+    deleted_at = CASE WHEN EXCLUDED.deleted_at IS NULL THEN NULL
+                      ELSE coalesce(t.deleted_at, EXCLUDED.deleted_at) END
+WHERE CASE WHEN EXCLUDED.deleted_at IS NULL THEN
+        (t.updated_at IS NULL OR t.updated_at < EXCLUDED.updated_at
+            OR (t.updated_at = EXCLUDED.updated_at AND t.deleted_at IS NULL))
+        AND (t.deleted_at IS NOT NULL
+            OR (t.raw_json, t.name, t.email, t.created_at)
+               IS DISTINCT FROM (EXCLUDED.raw_json, EXCLUDED.name, EXCLUDED.email, EXCLUDED.created_at))
+      WHEN EXCLUDED.id = ANY({deactivated}::text[]) THEN
+        (t.updated_at IS NULL OR t.updated_at < EXCLUDED.updated_at
+            OR (t.updated_at = EXCLUDED.updated_at AND t.deleted_at IS NULL))
+        AND (t.deleted_at IS NULL
+            OR (t.raw_json, t.name, t.email, t.created_at)
+               IS DISTINCT FROM (EXCLUDED.raw_json, EXCLUDED.name, EXCLUDED.email, EXCLUDED.created_at))
+      ELSE
+        (t.updated_at IS NULL OR t.updated_at < EXCLUDED.updated_at
+            OR (t.updated_at = EXCLUDED.updated_at AND t.deleted_at IS NULL))
+      END
+RETURNING t.id, (t.xmax = 0) AS inserted"#,
+        t = table.qualified()
+    )
+}
+
 /// Applies `changes` in one statement on `conn` (the caller owns the
 /// transaction). Returns one outcome per input, in order; changes that lost
 /// to a newer one of the same batch are `Stale`.
@@ -118,76 +262,12 @@ pub async fn apply_changes(
         source,
         slot_of,
     } = reduce(changes);
-
-    // Rows in id order: concurrent batches (other replicas, backfill) then
-    // lock rows in the same order and cannot deadlock.
-    let mut order: Vec<usize> = (0..winners.len()).collect();
-    order.sort_by(|&a, &b| winners[a].user_id.cmp(&winners[b].user_id));
-
-    let n = winners.len();
-    let mut raw = Vec::with_capacity(n);
-    let mut ids = Vec::with_capacity(n);
-    let mut names: Vec<Option<String>> = Vec::with_capacity(n);
-    let mut emails: Vec<Option<String>> = Vec::with_capacity(n);
-    let mut created: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(n);
-    let mut versions = Vec::with_capacity(n);
-    let mut deleted: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(n);
-    for change in order.iter().map(|&i| &winners[i]) {
-        ids.push(change.user_id.as_str().to_owned());
-        versions.push(change.version.at());
-        match &change.kind {
-            // Rule 7: what Postgres cannot hold is cleaned here, where every
-            // path to the table meets (see idsync_core's `storable`).
-            ChangeKind::Upsert(p) => {
-                raw.push(storable_json(&p.raw_json).into_owned());
-                names.push(p.name.as_deref().map(|s| storable_text(s).into_owned()));
-                emails.push(p.email.as_deref().map(|s| storable_text(s).into_owned()));
-                created.push(p.created_at.and_then(storable_time));
-                deleted.push(None);
-            }
-            ChangeKind::Delete { raw_json } => {
-                raw.push(storable_json(raw_json).into_owned());
-                names.push(None);
-                emails.push(None);
-                created.push(None);
-                deleted.push(Some(change.version.at()));
-            }
-        }
-    }
-
-    let sql = format!(
-        r#"INSERT INTO {t} AS t (raw_json, id, name, email, created_at, updated_at, deleted_at)
-SELECT * FROM UNNEST($1::jsonb[], $2::text[], $3::text[], $4::text[],
-                     $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])
-ON CONFLICT (id) DO UPDATE SET
-    raw_json   = CASE WHEN EXCLUDED.deleted_at IS NULL THEN EXCLUDED.raw_json ELSE t.raw_json END,
-    name       = CASE WHEN EXCLUDED.deleted_at IS NULL THEN EXCLUDED.name ELSE t.name END,
-    email      = CASE WHEN EXCLUDED.deleted_at IS NULL THEN EXCLUDED.email ELSE t.email END,
-    created_at = CASE WHEN EXCLUDED.deleted_at IS NULL THEN EXCLUDED.created_at ELSE t.created_at END,
-    updated_at = EXCLUDED.updated_at,
-    deleted_at = CASE WHEN EXCLUDED.deleted_at IS NULL THEN NULL
-                      ELSE coalesce(t.deleted_at, EXCLUDED.deleted_at) END
-WHERE CASE WHEN EXCLUDED.deleted_at IS NULL THEN
-        (t.updated_at IS NULL OR t.updated_at < EXCLUDED.updated_at
-            OR (t.updated_at = EXCLUDED.updated_at AND t.deleted_at IS NULL))
-        AND (t.deleted_at IS NOT NULL
-            OR (t.raw_json, t.name, t.email, t.created_at)
-               IS DISTINCT FROM (EXCLUDED.raw_json, EXCLUDED.name, EXCLUDED.email, EXCLUDED.created_at))
-      ELSE
-        (t.updated_at IS NULL OR t.updated_at < EXCLUDED.updated_at
-            OR (t.updated_at = EXCLUDED.updated_at AND t.deleted_at IS NULL))
-      END
-RETURNING id, (xmax = 0) AS inserted"#,
-        t = table.qualified()
-    );
-    let written = sqlx::query(&sql)
-        .bind(&raw)
-        .bind(&ids)
-        .bind(&names)
-        .bind(&emails)
-        .bind(&created)
-        .bind(&versions)
-        .bind(&deleted)
+    let rows = Rows::new(&winners);
+    let ids = &rows.ids;
+    let sql = upsert_sql(table, ROWS, "$8");
+    let written = rows
+        .bind(sqlx::query(&sql))
+        .bind(&rows.deactivated)
         .fetch_all(&mut *conn)
         .await?;
     let mut written_by_id: HashMap<String, bool> = HashMap::with_capacity(written.len());

@@ -27,6 +27,17 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable(_))
     }
+
+    /// A deadlock or serialization failure with a concurrent transaction:
+    /// running the same work again succeeds.
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            Self::Unavailable(sqlx::Error::Database(db)) => {
+                db.code().is_some_and(|c| c == "40001" || c == "40P01")
+            }
+            _ => false,
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

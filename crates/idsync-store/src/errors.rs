@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use idsync_core::{InvalidInput, MessageId, storable_text};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::StoreError;
 
@@ -32,6 +32,14 @@ pub async fn record_refused_delivery(
     insert(pool, connection, source, Some(&shown), &reason.to_string()).await
 }
 
+/// Keeps the newest [`KEEP_PER_CONNECTION`] errors of `connection`, after
+/// rows were added outside [`record`] (the applier records deliveries
+/// stored cleaned within its batch statement).
+pub(crate) async fn trim(pool: &PgPool, connection: &str) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await?;
+    trim_in(&mut conn, connection).await
+}
+
 async fn insert(
     pool: &PgPool,
     connection: &str,
@@ -40,6 +48,18 @@ async fn insert(
     message: &str,
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
+    insert_in(&mut tx, connection, source, message_id, message).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn insert_in(
+    conn: &mut PgConnection,
+    connection: &str,
+    source: &str,
+    message_id: Option<&str>,
+    message: &str,
+) -> Result<(), StoreError> {
     // Error text quotes what was sent (a decoder's message, a provider's
     // answer), which may hold U+0000.
     sqlx::query(
@@ -49,8 +69,12 @@ async fn insert(
     .bind(storable_text(source))
     .bind(message_id.map(storable_text))
     .bind(storable_text(message))
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
+    trim_in(conn, connection).await
+}
+
+async fn trim_in(conn: &mut PgConnection, connection: &str) -> Result<(), StoreError> {
     sqlx::query(
         "DELETE FROM idsync.errors WHERE connection = $1 AND id <= (
              SELECT id FROM idsync.errors WHERE connection = $1
@@ -58,9 +82,8 @@ async fn insert(
     )
     .bind(connection)
     .bind(KEEP_PER_CONNECTION)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

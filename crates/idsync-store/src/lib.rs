@@ -7,6 +7,8 @@
 //! - [`applier`]: group commit for concurrent webhook requests.
 //! - [`deliveries`], [`runs`], [`errors`]: bookkeeping read by `status`.
 //! - [`refresh`]: users notified by id, waiting to be fetched.
+//! - [`resources`]: users and groups written through a served API (SCIM);
+//!   [`served_log`]: its recent requests.
 //! - [`lock`]: per-connection advisory locks for once-at-a-time jobs.
 //! - [`seen`]: the ids a full reconcile listed, kept in the database.
 
@@ -18,8 +20,10 @@ pub mod errors;
 pub mod lock;
 pub mod migrate;
 pub mod refresh;
+pub mod resources;
 pub mod runs;
 pub mod seen;
+pub mod served_log;
 pub mod status;
 mod table;
 pub mod users;

@@ -4,6 +4,7 @@
 
 use sqlx::{PgPool, Postgres, Transaction};
 
+use crate::resources::ResourceTables;
 use crate::{StoreError, UsersTable};
 
 /// Advisory lock key serialising migrations across replicas ("idsy").
@@ -81,10 +82,41 @@ ALTER TABLE idsync.sync_runs DROP CONSTRAINT sync_runs_kind_check;
 ALTER TABLE idsync.sync_runs ADD CONSTRAINT sync_runs_kind_check
     CHECK (kind IN ('backfill', 'reconcile', 'incremental_reconcile'));
 "#,
+    // 5, served_resources: users deleted through a served API (SCIM), and
+    // the recent requests to it.
+    r#"
+CREATE TABLE idsync.removed_users (
+    connection text NOT NULL,
+    id         text NOT NULL,
+    removed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (connection, id)
+);
+
+CREATE TABLE idsync.served_requests (
+    id         bigserial PRIMARY KEY,
+    connection text NOT NULL,
+    at         timestamptz NOT NULL DEFAULT now(),
+    method     text NOT NULL,
+    path       text NOT NULL,
+    status     integer NOT NULL,
+    outcome    text NOT NULL
+);
+CREATE INDEX served_requests_recent_idx ON idsync.served_requests (connection, id DESC);
+"#,
 ];
 
 /// Creates or upgrades the bookkeeping schema and every users table.
 pub async fn migrate(pool: &PgPool, tables: &[UsersTable]) -> Result<(), StoreError> {
+    migrate_with_resources(pool, tables, &[]).await
+}
+
+/// [`migrate`], plus the groups and memberships tables of connections
+/// served through an API (SCIM) and their lookup indexes.
+pub async fn migrate_with_resources(
+    pool: &PgPool,
+    tables: &[UsersTable],
+    resources: &[ResourceTables],
+) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(MIGRATION_LOCK)
@@ -94,7 +126,59 @@ pub async fn migrate(pool: &PgPool, tables: &[UsersTable]) -> Result<(), StoreEr
     for table in tables {
         ensure_users_table(&mut tx, table).await?;
     }
+    for r in resources {
+        ensure_resource_tables(&mut tx, r).await?;
+    }
     tx.commit().await?;
+    Ok(())
+}
+
+/// The groups and memberships tables (`design.md`, "Groups and
+/// memberships"), created if absent, and indexes for the lookups a SCIM
+/// client makes (by `userName` and `externalId`) and the order it pages in.
+async fn ensure_resource_tables(
+    tx: &mut Transaction<'_, Postgres>,
+    r: &ResourceTables,
+) -> Result<(), StoreError> {
+    let users = r.users.qualified();
+    let groups = r.groups_table();
+    let members = r.members_table();
+    let index = |table: &UsersTable, what: &str| format!("\"{}_{what}_idx\"", table.table);
+    sqlx::raw_sql(&format!(
+        "CREATE TABLE IF NOT EXISTS {g} (
+             raw_json   jsonb NOT NULL,
+             id         text PRIMARY KEY,
+             name       text,
+             created_at timestamptz,
+             updated_at timestamptz,
+             deleted_at timestamptz
+         );
+         CREATE INDEX IF NOT EXISTS {g_deleted} ON {g} (deleted_at);
+         CREATE TABLE IF NOT EXISTS {m} (
+             group_id   text NOT NULL,
+             user_id    text NOT NULL,
+             raw_json   jsonb,
+             created_at timestamptz,
+             updated_at timestamptz,
+             deleted_at timestamptz,
+             PRIMARY KEY (group_id, user_id)
+         );
+         CREATE INDEX IF NOT EXISTS {m_user} ON {m} (user_id);
+         CREATE INDEX IF NOT EXISTS {u_name} ON {users} ((lower(raw_json->>'userName')));
+         CREATE INDEX IF NOT EXISTS {u_external} ON {users} ((raw_json->>'externalId'));
+         CREATE INDEX IF NOT EXISTS {u_order} ON {users} (created_at, id);
+         CREATE INDEX IF NOT EXISTS {g_order} ON {g} (created_at, id);",
+        g = groups.qualified(),
+        m = members.qualified(),
+        g_deleted = index(&groups, "deleted_at"),
+        m_user = index(&members, "user_id"),
+        u_name = index(&r.users, "scim_username"),
+        u_external = index(&r.users, "scim_external_id"),
+        u_order = index(&r.users, "scim_order"),
+        g_order = index(&groups, "order"),
+    ))
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

@@ -5,7 +5,9 @@ use sqlx::PgPool;
 
 use crate::errors::ErrorRow;
 use crate::refresh::RefreshStats;
+use crate::resources::ResourceTables;
 use crate::runs::{JobKind, RunRow};
+use crate::served_log::{self, ServedRequest};
 use crate::{StoreError, UsersTable, errors, refresh, runs};
 
 #[derive(Debug, Clone)]
@@ -22,6 +24,33 @@ pub struct ConnectionStatus {
     pub recent_errors: Vec<ErrorRow>,
     /// Users named by notifications, waiting for or done by the refresher.
     pub refresh: RefreshStats,
+    /// For a connection served through an API (SCIM): its groups and
+    /// recent requests; see [`served_status`].
+    pub served: Option<ServedStatus>,
+}
+
+/// What a served connection (SCIM) adds to its status.
+#[derive(Debug, Clone)]
+pub struct ServedStatus {
+    pub groups: i64,
+    pub memberships: i64,
+    /// Newest first.
+    pub recent_requests: Vec<ServedRequest>,
+}
+
+/// Requests shown in a served connection's status.
+const RECENT_REQUESTS: i64 = 10;
+
+pub async fn served_status(
+    pool: &PgPool,
+    tables: &ResourceTables,
+) -> Result<ServedStatus, StoreError> {
+    let (groups, memberships) = crate::resources::group_counts(pool, tables).await?;
+    Ok(ServedStatus {
+        groups,
+        memberships,
+        recent_requests: served_log::recent(pool, &tables.connection, RECENT_REQUESTS).await?,
+    })
 }
 
 pub async fn connection_status(
@@ -54,5 +83,6 @@ pub async fn connection_status(
             .await?,
         recent_errors: errors::recent(pool, connection, 5).await?,
         refresh: refresh::stats(pool, connection).await?,
+        served: None,
     })
 }

@@ -53,6 +53,14 @@ async fn counts(db: &Db) -> (i64, i64, i64) {
     (row.get(0), row.get(1), row.get(2))
 }
 
+/// The errors recorded: (message id, message), oldest first.
+async fn recorded(db: &Db) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT message_id, message FROM idsync.errors ORDER BY id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+}
+
 fn upsert(id: &str, created_at: Option<DateTime<Utc>>) -> Change {
     Change::upsert(
         Profile {
@@ -99,7 +107,14 @@ async fn a_sign_up_time_postgres_cannot_hold_is_stored_as_null() {
         json!(-8_000_000_000_000_000_i64),
         "the provider's object is kept as delivered"
     );
-    assert_eq!(counts(&db).await, (1, 1, 0));
+    assert_eq!(counts(&db).await, (1, 1, 1));
+    assert_eq!(
+        recorded(&db).await,
+        [(
+            "msg_1".to_owned(),
+            "stored cleaned: created_at out of Postgres's range, stored as NULL".to_owned()
+        )]
+    );
 }
 
 #[tokio::test]
@@ -119,7 +134,14 @@ async fn a_nul_in_an_ignored_event_type_is_logged_cleaned() {
     .await
     .unwrap();
     assert_eq!(logged, ("user.updated\u{FFFD}".into(), "ignored".into()));
-    assert_eq!(counts(&db).await, (0, 1, 0));
+    assert_eq!(counts(&db).await, (0, 1, 1));
+    assert_eq!(
+        recorded(&db).await,
+        [(
+            "msg_1".to_owned(),
+            "stored cleaned: event type cut to 255 bytes or U+0000 replaced".to_owned()
+        )]
+    );
 }
 
 #[tokio::test]
@@ -222,6 +244,35 @@ async fn nul_in_profile_text_and_json_is_stored_cleaned() {
     assert_eq!(name, "A\u{FFFD}da");
     assert_eq!(email, "ada\u{FFFD}@example.com");
     assert_eq!(raw, json!({"id": "u1", "k\u{FFFD}": ["\u{FFFD}"]}));
+    assert_eq!(
+        recorded(&db).await,
+        [(
+            "msg_1".to_owned(),
+            "stored cleaned: U+0000 in name replaced; U+0000 in email replaced; \
+             U+0000 in raw_json replaced"
+                .to_owned()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_clean_delivery_and_a_redelivery_record_nothing() {
+    let db = db().await;
+    let far = DateTime::from_timestamp_millis(-8_000_000_000_000_000).unwrap();
+    let batch = [
+        delivery("msg_1", "user.created", Some(upsert("u1", None))),
+        delivery("msg_2", "user.created", Some(upsert("u2", Some(far)))),
+    ];
+    apply_batch(&db.pool, CONNECTION, &db.table, &batch)
+        .await
+        .unwrap();
+    // The redelivery of the cleaned one is a duplicate: not recorded again.
+    apply_batch(&db.pool, CONNECTION, &db.table, &batch[1..])
+        .await
+        .unwrap();
+    let recorded = recorded(&db).await;
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].0, "msg_2");
 }
 
 #[tokio::test]

@@ -61,6 +61,23 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Create (or bring up to date) the app integration an application signs its users in with, and print the settings it needs (Okta: an OIDC web app).
+    CreateApp {
+        /// The connection's name.
+        connection: String,
+        /// The application's base URL, e.g. http://localhost:3000: sign-in returns to {URL}/api/auth/callback/<provider>, sign-out to {URL}.
+        #[arg(long, value_name = "URL")]
+        app_url: String,
+        /// Only this group's members may sign in (default: everyone).
+        #[arg(long, value_name = "NAME")]
+        group: Option<String>,
+        /// The app's name at the provider, by which a rerun finds it [default: "idsync <connection>"].
+        #[arg(long)]
+        label: Option<String>,
+        /// Only say what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// List the providers idsync syncs from, with each one's keys and setup steps.
     Providers {
         /// Only this provider.
@@ -75,7 +92,10 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Status { .. } | Command::Providers { .. } | Command::Connect { .. } => "warn",
+        Command::Status { .. }
+        | Command::Providers { .. }
+        | Command::Connect { .. }
+        | Command::CreateApp { .. } => "warn",
         _ => "info,sqlx=warn,tower_http=info",
     };
     crate::telemetry::init(default_level, cli.log_format);

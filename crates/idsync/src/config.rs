@@ -538,6 +538,21 @@ fn validate(raw: RawConfig, problems: &mut Vec<String>) -> Config {
         .ok()
         .flatten();
         let provider = provider(&at, c.provider.as_deref(), c.provider_keys, problems);
+        // A provider's own tables (SCIM's groups and memberships) sit in
+        // the same schema and must not be another table of idsync's.
+        if let (Some(p), Some(t)) = (&provider, &table)
+            && let Some(served) = p.served()
+        {
+            let own = served.tables();
+            for (key, name) in [("groups_table", own.groups), ("members_table", own.members)] {
+                let other = UsersTable::new(t.schema.clone(), name.clone());
+                if !tables.insert(other.clone()) {
+                    problems.push(format!(
+                        "{at}.{key}: table {other} is already used by this or another connection"
+                    ));
+                }
+            }
+        }
         if let (Some(name), Some(provider), Some(table)) = (name, provider, table) {
             connections.push(ConnectionConfig {
                 name,
@@ -591,6 +606,21 @@ mod tests {
         assert_eq!(full(&weekly, &[]), Some(Duration::from_secs(7 * 24 * 3600)));
         let env = [("IDSYNC_CONNECTIONS__MAIN__FULL_RECONCILE_INTERVAL", "0")];
         assert_eq!(full(&weekly, &env), None);
+    }
+
+    #[test]
+    fn scim_tables_must_not_clash() {
+        let scim = "[[connections]]\nname = \"idp\"\nprovider = \"scim\"\nbearer_token = \"t\"\n";
+        let config = load(scim, &[]).unwrap();
+        assert!(config.connections[0].provider.served().is_some());
+        let p = problems(load(&format!("{scim}groups_table = \"users_sync\"\n"), &[]));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with(
+                "connections[0] (idp).groups_table: table neon_identity.users_sync is already used"
+            ),
+            "{p:?}"
+        );
     }
 
     #[test]

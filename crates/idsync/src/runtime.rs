@@ -24,6 +24,7 @@ pub fn connection(pool: &PgPool, c: &ConnectionConfig) -> ConnectionRuntime {
         reconcile_interval: c.reconcile_interval,
         full_reconcile_interval: c.full_reconcile_interval,
         refresh_wake: Default::default(),
+        resources: idsync_server::served::tables_of(c.name.as_str(), &c.table, &c.provider),
     }
 }
 
@@ -44,4 +45,17 @@ pub fn select<'a>(config: &'a Config, name: Option<&str>) -> Result<Vec<&'a Conn
                 )
             }),
     }
+}
+
+/// Creates or upgrades idsync's schema and every connection's tables.
+pub async fn migrate(pool: &PgPool, config: &Config) -> Result<()> {
+    let tables: Vec<_> = config.connections.iter().map(|c| c.table.clone()).collect();
+    let resources: Vec<_> = config
+        .connections
+        .iter()
+        .filter_map(|c| idsync_server::served::tables_of(c.name.as_str(), &c.table, &c.provider))
+        .collect();
+    idsync_store::migrate::migrate_with_resources(pool, &tables, &resources)
+        .await
+        .context("migration failed")
 }

@@ -68,10 +68,15 @@ pub(super) fn invalid_token() -> ApiError {
 }
 
 pub(super) fn not_found(id: &str) -> ApiError {
+    missing(id, "User")
+}
+
+/// E0000007 for a resource of another kind, e.g. `UserGroup`, `AppInstance`.
+pub(super) fn missing(id: &str, kind: &str) -> ApiError {
     error(
         StatusCode::NOT_FOUND,
         "E0000007",
-        &format!("Not found: Resource not found: {id} (User)"),
+        &format!("Not found: Resource not found: {id} ({kind})"),
     )
 }
 

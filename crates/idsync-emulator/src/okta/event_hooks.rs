@@ -1,7 +1,9 @@
-//! Okta's Event Hooks API as `idsync connect` uses it: list, create,
-//! replace, and the verify and activate/deactivate lifecycle. Verifying
-//! calls the hook's URI with a challenge, as Okta does, and succeeds only
-//! if the answer echoes it.
+//! Okta's Event Hooks API: list, create, get, replace, delete, and the
+//! verify and activate/deactivate lifecycle. Verifying calls the hook's URI
+//! with a challenge, as Okta does, and succeeds only if the answer echoes
+//! it. Events go to every hook that is `ACTIVE` and `VERIFIED` and lists
+//! their type (see [`registered`]); only an `INACTIVE` hook can be deleted
+//! (else 403).
 
 use std::sync::{Arc, MutexGuard, PoisonError};
 
@@ -11,21 +13,26 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::errors::{Reply, error, invalid};
+use super::events::EventHook;
 use super::routes::authorize;
 use super::user::iso;
 use crate::config::alphanumeric;
 use crate::emulator::Core;
+use crate::hook_delivery::RegisteredEndpoint;
 
 const KIND: &str = "eventHooks";
 
 pub(super) fn routes() -> Router<Arc<Core>> {
     Router::new()
         .route("/api/v1/eventHooks", get(list).post(create))
-        .route("/api/v1/eventHooks/{id}", put(replace))
+        .route(
+            "/api/v1/eventHooks/{id}",
+            get(get_one).put(replace).delete(remove),
+        )
         .route(
             "/api/v1/eventHooks/{id}/lifecycle/{operation}",
             post(lifecycle),
@@ -121,6 +128,62 @@ async fn replace(
     }
     hook["lastUpdated"] = json!(iso(chrono::Utc::now().timestamp_millis()));
     Ok(Json(shown(hook)).into_response())
+}
+
+async fn get_one(
+    State(core): State<Arc<Core>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Reply {
+    authorize(&core, &headers)?;
+    let mut all = hooks(&core);
+    Ok(Json(shown(find(&mut all, &id)?)).into_response())
+}
+
+async fn remove(
+    State(core): State<Arc<Core>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Reply {
+    authorize(&core, &headers)?;
+    let mut all = hooks(&core);
+    if find(&mut all, &id)?["status"] != "INACTIVE" {
+        // Okta deletes only deactivated hooks, as a safety precaution; 403
+        // is the refusal its API reference lists for this operation.
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "E0000006",
+            "You do not have permission to perform the requested action",
+        ));
+    }
+    all.entry(KIND)
+        .or_default()
+        .retain(|h| h["id"] != id.as_str());
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The hooks events are delivered to: `ACTIVE` and `VERIFIED` ones, each
+/// for the event types in its `events.items`, with its `authScheme` and
+/// `headers`.
+pub(super) fn registered(core: &Core) -> Vec<RegisteredEndpoint> {
+    hooks(core)
+        .get(KIND)
+        .into_iter()
+        .flatten()
+        .filter(|h| h["status"] == "ACTIVE" && h["verificationStatus"] == "VERIFIED")
+        .filter_map(|hook| {
+            Some(RegisteredEndpoint {
+                id: hook["id"].as_str()?.to_owned(),
+                url: hook.pointer("/channel/config/uri")?.as_str()?.to_owned(),
+                event_types: hook["events"]["items"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect(),
+                deliverer: Arc::new(EventHook::registered(core, hook)),
+            })
+        })
+        .collect()
 }
 
 fn find<'a>(

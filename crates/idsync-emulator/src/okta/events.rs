@@ -140,19 +140,48 @@ pub(super) fn events(core: &Core, change: Event<'_>, now_ms: i64) -> Vec<Webhook
 /// Okta's event hook deliveries to one endpoint.
 #[derive(Debug)]
 pub(super) struct EventHook {
-    /// The value of every delivery's `Authorization` header.
-    secret: String,
+    /// Headers on every delivery: the hook's `authScheme` (usually
+    /// `Authorization: <secret>`) and its custom `headers`.
+    headers: Vec<(String, String)>,
     /// The hook's URL in the org, the deliveries' `source`.
     source: String,
 }
 
 impl EventHook {
+    /// Deliveries with `Authorization: <secret>`, from the org's fixed hook
+    /// id (for senders set up from Rust rather than through the API).
     pub(super) fn new(core: &Core, secret: &str) -> Self {
         Self {
-            secret: secret.to_owned(),
-            source: format!("{}/api/v1/eventHooks/{}", core.base_url, org_ids(core).hook),
+            headers: vec![(AUTHORIZATION.as_str().to_owned(), secret.to_owned())],
+            source: source(core, &org_ids(core).hook),
         }
     }
+
+    /// Deliveries of a hook registered through the Event Hooks API.
+    pub(super) fn registered(core: &Core, hook: &Value) -> Self {
+        let config = &hook["channel"]["config"];
+        let header = |h: &Value| {
+            Some((
+                h["key"].as_str()?.to_owned(),
+                h["value"].as_str()?.to_owned(),
+            ))
+        };
+        let headers = config["headers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain([&config["authScheme"]])
+            .filter_map(header)
+            .collect();
+        Self {
+            headers,
+            source: source(core, hook["id"].as_str().unwrap_or_default()),
+        }
+    }
+}
+
+fn source(core: &Core, hook_id: &str) -> String {
+    format!("{}/api/v1/eventHooks/{hook_id}", core.base_url)
 }
 
 impl Deliverer for EventHook {
@@ -183,12 +212,14 @@ impl Deliverer for EventHook {
         // A JSON object always ends with `}`.
         let open = envelope.strip_suffix('}').unwrap_or(&envelope);
         let body = format!("{open},\"data\":{{\"events\":[{}]}}}}", bodies.join(","));
-        let request = client
+        let mut request = client
             .post(url)
             .header(ACCEPT, "application/json")
-            .header(CONTENT_TYPE, "application/json")
-            .header(AUTHORIZATION, &self.secret)
-            .body(body);
+            .header(CONTENT_TYPE, "application/json");
+        for (key, value) in &self.headers {
+            request = request.header(key, value);
+        }
+        let request = request.body(body);
         Ok((event_id, request))
     }
 }

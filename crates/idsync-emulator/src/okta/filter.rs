@@ -1,12 +1,12 @@
-//! The `filter` and `search` expressions of `GET /api/v1/users`, the part
-//! the emulator supports: comparisons `attribute op "value"` joined by
-//! `and` and `or` (`and` binding tighter), no parentheses.
+//! The `filter` and `search` expressions of Okta's lists (users, groups,
+//! apps), the part the emulator supports: comparisons `attribute op
+//! "value"` joined by `and` and `or` (`and` binding tighter), no
+//! parentheses.
 //!
-//! Attributes: `status`, `id`, `profile.login`, `profile.email`,
-//! `profile.firstName`, `profile.lastName` (with `eq`, and `sw` for starts
-//! with), and `lastUpdated`, `created` (with `eq`, `gt`, `ge`, `lt`, `le`
-//! against an RFC 3339 time). Anything else is refused as Okta refuses
-//! criteria it cannot search.
+//! Each list names its [`Attributes`]: text ones (with `eq`, and `sw` for
+//! starts with) and times (with `eq`, `gt`, `ge`, `lt`, `le` against an
+//! RFC 3339 time). Anything else is refused as Okta refuses criteria it
+//! cannot search.
 
 use serde_json::Value;
 
@@ -30,10 +30,34 @@ enum Comparison {
         value: String,
     },
     Time {
-        key: &'static str,
+        pointer: String,
         op: Op,
         ms: i64,
     },
+}
+
+/// The attributes a list can be filtered on, as dotted paths.
+#[derive(Debug)]
+pub(super) struct Attributes {
+    pub text: &'static [&'static str],
+    pub times: &'static [&'static str],
+}
+
+/// Users: `GET /api/v1/users`.
+pub(super) const USERS: Attributes = Attributes {
+    text: &[
+        "status",
+        "id",
+        "profile.login",
+        "profile.email",
+        "profile.firstName",
+        "profile.lastName",
+    ],
+    times: &["lastUpdated", "created"],
+};
+
+fn pointer(attr: &str) -> String {
+    format!("/{}", attr.replace('.', "/"))
 }
 
 /// A parsed expression: any of its `and`-groups matches.
@@ -72,7 +96,7 @@ fn words(text: &str) -> Option<Vec<(String, bool)>> {
 
 impl Filter {
     /// `None` when the expression is outside what the emulator supports.
-    pub(super) fn parse(text: &str) -> Option<Self> {
+    pub(super) fn parse(text: &str, attributes: &Attributes) -> Option<Self> {
         let words = words(text)?;
         let mut groups = vec![Vec::new()];
         let mut rest = words.as_slice();
@@ -89,23 +113,20 @@ impl Filter {
                 "le" => Op::Le,
                 _ => return None,
             };
-            let comparison = match attr.as_str() {
-                "lastUpdated" | "created" => Comparison::Time {
-                    key: if attr == "created" {
-                        "created"
-                    } else {
-                        "lastUpdated"
-                    },
+            let comparison = if attributes.times.contains(&attr.as_str()) {
+                Comparison::Time {
+                    pointer: pointer(attr),
                     op: (op != Op::Sw).then_some(op)?,
                     ms: parse_iso(value)?,
-                },
-                "status" | "id" | "profile.login" | "profile.email" | "profile.firstName"
-                | "profile.lastName" => Comparison::Text {
-                    pointer: format!("/{}", attr.replace('.', "/")),
+                }
+            } else if attributes.text.contains(&attr.as_str()) {
+                Comparison::Text {
+                    pointer: pointer(attr),
                     op: matches!(op, Op::Eq | Op::Sw).then_some(op)?,
                     value: value.clone(),
-                },
-                _ => return None,
+                }
+            } else {
+                return None;
             };
             groups.last_mut()?.push(comparison);
             match tail {
@@ -139,8 +160,12 @@ impl Comparison {
                     _ => actual.eq_ignore_ascii_case(value),
                 }
             }
-            Self::Time { key, op, ms } => {
-                let Some(actual) = user[*key].as_str().and_then(parse_iso) else {
+            Self::Time { pointer, op, ms } => {
+                let Some(actual) = user
+                    .pointer(pointer)
+                    .and_then(Value::as_str)
+                    .and_then(parse_iso)
+                else {
                     return false;
                 };
                 match op {
@@ -167,7 +192,7 @@ mod tests {
             "lastUpdated": "2024-01-02T00:00:00.000Z",
             "profile": {"login": "Zoe@example.com", "firstName": "Zoë"}
         });
-        let matches = |text: &str| Filter::parse(text).unwrap().matches(&user);
+        let matches = |text: &str| Filter::parse(text, &USERS).unwrap().matches(&user);
         assert!(matches(r#"status eq "DEPROVISIONED""#));
         assert!(!matches(r#"status eq "ACTIVE""#));
         assert!(matches(r#"lastUpdated gt "2024-01-01T00:00:00.000Z""#));
@@ -186,7 +211,7 @@ mod tests {
             r#"status eq "ACTIVE" nor id eq "x""#,
             r#"status eq "ACTIVE"#,
         ] {
-            assert!(Filter::parse(bad).is_none(), "{bad}");
+            assert!(Filter::parse(bad, &USERS).is_none(), "{bad}");
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Okta: the Users API (`/api/v1/users`) with an SSWS API token, its user
-//! object, errors and rate-limit headers, and event hook deliveries.
+//! object, errors and rate-limit headers, event hook deliveries, and the
+//! Groups and Apps APIs as `idsync create-app` and the SDKs use them
+//! (`groups`, `apps_api`; `apps` is what the sign-in sees of an app).
 //!
 //! Behaviour worth knowing, as Okta does it:
 //! - `GET /api/v1/users`: `limit` defaults to 200, larger values are
@@ -12,15 +14,34 @@
 //!   time, the list's order.
 //! - The first `DELETE` of a user deactivates it (`DEPROVISIONED`), the
 //!   second deletes it; both answer 204.
+//! - A lifecycle operation (activate, deactivate, suspend, …) sets
+//!   `statusChanged` and `lastUpdated` to the same instant, as user objects
+//!   from real orgs show, so `filter=lastUpdated gt "…"` lists the user.
+//! - Apps: `client_secret` is shown only by a create or a replace;
+//!   `/credentials/secrets` lists the secrets.
 //! - Every answer carries `X-Rate-Limit-Limit`, `-Remaining` and `-Reset`
 //!   (epoch seconds); beyond the limit, 429 with `E0000047`.
 //! - Event hooks: System Log events naming only their target user, batched
-//!   into `com.okta.event_hook` POSTs with `Authorization: <secret>`.
+//!   into `com.okta.event_hook` POSTs, shuffled and partly duplicated, to
+//!   every hook registered through `/api/v1/eventHooks` that is `ACTIVE`
+//!   and `VERIFIED` and lists the event's type, with the hook's
+//!   `authScheme` header (`Authorization: <secret>`) and `headers`.
+//! - The org authorization server: an OpenID Connect issuer for the org's
+//!   users at the org URL (see `oidc`).
 
+mod app_assignments;
+mod app_definition;
+mod app_secrets;
+pub(crate) mod apps;
+mod apps_api;
+mod directory;
 mod errors;
 mod event_hooks;
 mod events;
 mod filter;
+mod groups;
+pub(crate) mod oidc;
+mod paging;
 mod routes;
 mod user;
 
@@ -35,6 +56,7 @@ use rand::rngs::ThreadRng;
 use crate::EmulatorConfig;
 use crate::config::alphanumeric;
 use crate::emulator::Core;
+use crate::hook_delivery::RegisteredEndpoint;
 use crate::provider::{EmulatedProvider, Event};
 use crate::rate_limit::Window;
 use crate::state::{Inner, StoredUser};
@@ -122,7 +144,19 @@ impl EmulatedProvider for Okta {
     fn deliverer(&self, core: &Core, secret: &str) -> Result<Arc<dyn Deliverer>, SendError> {
         Ok(Arc::new(events::EventHook::new(core, secret)))
     }
+
+    fn registered_endpoints(&self, core: &Core) -> Vec<RegisteredEndpoint> {
+        event_hooks::registered(core)
+    }
+
+    fn registers_endpoints(&self) -> bool {
+        true
+    }
 }
 
+#[cfg(test)]
+mod apps_tests;
+#[cfg(test)]
+mod event_hooks_tests;
 #[cfg(test)]
 mod tests;

@@ -8,10 +8,11 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header::LINK};
+use axum::http::{HeaderMap, StatusCode, header::LINK};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
+use subtle::ConstantTimeEq;
 
 use super::errors::{
     Reply, bad_json, error, internal, invalid, invalid_search, invalid_token, not_found,
@@ -19,7 +20,8 @@ use super::errors::{
 use super::events::{
     ACTIVATE, CREATE, DEACTIVATE, REACTIVATE, SUSPEND, UNSUSPEND, UPDATE_PROFILE, event,
 };
-use super::filter::Filter;
+use super::filter::{self, Filter};
+use super::paging::{encode, link};
 use super::user::{Fields, Status, id_time, iso, set_status, stored, touch, user_id, user_json};
 use crate::config::alphanumeric;
 use crate::emulator::Core;
@@ -42,39 +44,26 @@ pub(super) fn routes() -> Router<Arc<Core>> {
         )
         .route("/api/v1/users/{id}/lifecycle/{operation}", post(lifecycle))
         .merge(super::event_hooks::routes())
+        .merge(super::groups::routes())
+        .merge(super::apps_api::routes())
+        .merge(super::oidc::routes())
 }
 
-/// `Authorization: SSWS <API token>`.
+/// `Authorization: SSWS <API token>`, compared in constant time.
 pub(super) fn authorize(core: &Core, headers: &HeaderMap) -> Result<(), super::errors::ApiError> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("SSWS "));
-    if token == Some(core.config.api_key.as_str()) {
+        // Okta's Python SDK 3.x sends `SSWS<token>`, without the space,
+        // and Okta accepts it.
+        .and_then(|v| v.strip_prefix("SSWS"))
+        .map(|v| v.trim_start_matches(' '));
+    let expected = core.config.api_key.as_bytes();
+    if token.is_some_and(|t| bool::from(t.as_bytes().ct_eq(expected))) {
         Ok(())
     } else {
         Err(invalid_token())
     }
-}
-
-/// Percent-encodes a query value (everything but RFC 3986's unreserved
-/// characters).
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn link(url: &str, rel: &str) -> HeaderValue {
-    // Built from the base URL, ids and percent-encoded values: always ASCII.
-    HeaderValue::from_str(&format!("<{url}>; rel=\"{rel}\""))
-        .unwrap_or(HeaderValue::from_static(""))
 }
 
 async fn list_users(
@@ -95,7 +84,7 @@ async fn list_users(
     let filters = ["filter", "search"]
         .into_iter()
         .filter_map(|name| q.get(name).map(|text| (name, text)))
-        .map(|(name, text)| Filter::parse(text).map(|f| (name, text, f)))
+        .map(|(name, text)| Filter::parse(text, &filter::USERS).map(|f| (name, text, f)))
         .collect::<Option<Vec<_>>>()
         .ok_or_else(invalid_search)?;
     let after = match q.get("after") {
@@ -291,6 +280,9 @@ async fn create_user(
     };
     let json = user_json(&core, &id, fields);
     inner.store.put(&id, stored(json.clone()));
+    if let Some(password) = &password {
+        super::oidc::remember_password(&core, &id, password);
+    }
     let mut events = vec![event(&core, CREATE, &json, now)];
     if activate {
         events.push(event(&core, ACTIVATE, &json, now));
@@ -319,7 +311,8 @@ fn change_user(core: &Core, id: &str, bytes: &[u8], merge: bool) -> Reply {
     }
     let now = inner.now().timestamp_millis();
     let at = touch(&mut json, now);
-    if password.is_some() {
+    if let Some(password) = &password {
+        super::oidc::remember_password(core, &id, password);
         json["credentials"]["password"] = json!({});
         json["passwordChanged"] = json!(iso(at));
     }

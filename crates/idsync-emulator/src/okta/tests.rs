@@ -8,7 +8,7 @@ use super::user::parse_iso;
 use crate::tests::{per_minute, receiver, start};
 use crate::{Delivery, Emulator, ProviderKind, WebhookTarget};
 
-async fn call(
+pub(super) async fn call(
     emu: &Emulator,
     method: Method,
     url: &str,
@@ -34,7 +34,7 @@ async fn call(
     (status, headers, body)
 }
 
-async fn send(
+pub(super) async fn send(
     emu: &Emulator,
     method: Method,
     url: &str,
@@ -52,7 +52,7 @@ fn links(headers: &HeaderMap) -> Vec<String> {
         .collect()
 }
 
-fn next(headers: &HeaderMap) -> Option<String> {
+pub(super) fn next(headers: &HeaderMap) -> Option<String> {
     links(headers).iter().find_map(|l| {
         l.strip_suffix(">; rel=\"next\"")
             .map(|l| l.trim_start_matches('<').to_owned())

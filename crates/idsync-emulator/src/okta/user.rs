@@ -45,6 +45,10 @@ pub(super) struct OrgIds {
     pub schema: String,
     pub hook: String,
     pub admin: String,
+    /// The org's own id (`00o…`), as in ORNs.
+    pub org: String,
+    /// The key id apps show as `credentials.signing.kid`.
+    pub signing_kid: String,
 }
 
 pub(super) fn org_ids(core: &Core) -> OrgIds {
@@ -56,6 +60,8 @@ pub(super) fn org_ids(core: &Core) -> OrgIds {
         schema: format!("osc{}", alphanumeric(&mut rng, 17)),
         hook: format!("who{}", alphanumeric(&mut rng, 17)),
         admin: format!("00u{}", alphanumeric(&mut rng, 17)),
+        org: format!("00o{}", alphanumeric(&mut rng, 17)),
+        signing_kid: alphanumeric(&mut rng, 43),
     }
 }
 

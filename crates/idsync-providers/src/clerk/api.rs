@@ -1,13 +1,13 @@
 //! Clerk's Backend API: `/v1/users`, listed by offset oldest first,
 //! counted, read, created, changed and deleted with a secret key.
 
-use idsync_core::{Secret, Version};
+use idsync_core::{Change, Secret, Version};
 use serde_json::{Value, json};
 
 use super::user::read_change;
 use crate::manage::{NewUser, UserUpdate, split_name, user_path};
 use crate::provider::Page;
-use crate::{ApiError, RetryPolicy, http_client};
+use crate::{ApiError, RetryPolicy, decode, http_client};
 
 pub const DEFAULT_API_URL: &str = "https://api.clerk.com";
 /// Clerk's largest page.
@@ -67,14 +67,8 @@ impl Client {
                 .bearer_auth(self.key.expose())
         })
         .await?;
-        let body = http_client::json(resp).await?;
-        let users = body
-            .as_array()
-            .ok_or_else(|| ApiError::Body("expected a JSON array of users".to_owned()))?;
-        let changes = users
-            .iter()
-            .map(|u| read_change(u, asked))
-            .collect::<Result<Vec<_>, _>>()?;
+        let body = http_client::bytes(resp).await?;
+        let changes = decode_page(body.as_ref(), asked)?;
         let next =
             (changes.len() as u64 == PAGE_SIZE).then(|| Value::from(offset + changes.len() as u64));
         Ok(Page { changes, next })
@@ -146,4 +140,9 @@ impl Client {
             .await?;
         Ok(())
     }
+}
+
+/// A `GET /v1/users` body: a JSON array of users.
+pub fn decode_page(body: &[u8], asked: Version) -> Result<Vec<Change>, ApiError> {
+    decode::user_array(body, asked, read_change)
 }

@@ -12,7 +12,7 @@ mod webhook;
 use idsync_core::{Change, Version};
 use serde_json::Value;
 
-pub use api::{Client, DEFAULT_API_URL, PAGE_SIZE};
+pub use api::{Client, DEFAULT_API_URL, PAGE_SIZE, decode_page};
 pub use user::profile;
 pub use webhook::decode as decode_webhook;
 

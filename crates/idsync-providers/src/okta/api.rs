@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::user::read_change;
 use crate::manage::{NewUser, UserUpdate, split_name, user_path};
 use crate::provider::Page;
-use crate::{ApiError, RetryPolicy, http_client};
+use crate::{ApiError, RetryPolicy, decode, http_client};
 
 /// Users per list request: Okta's default and largest.
 pub const PAGE_SIZE: u32 = 200;
@@ -213,14 +213,8 @@ impl Client {
         let asked = Version::now();
         let resp = self.send(Method::GET, url, None).await?;
         let next_link = next_link(resp.headers());
-        let body = http_client::json(resp).await?;
-        let users = body
-            .as_array()
-            .ok_or_else(|| ApiError::Body("expected a JSON array of users".to_owned()))?;
-        let changes = users
-            .iter()
-            .map(|u| read_change(u, asked))
-            .collect::<Result<Vec<_>, _>>()?;
+        let body = http_client::bytes(resp).await?;
+        let changes = decode_page(body.as_ref(), asked)?;
         if let Some(link) = &next_link {
             // The token goes only to the org it was configured for.
             if !link.starts_with(&format!("{}/", self.org_url)) {
@@ -321,6 +315,12 @@ pub fn next_link(headers: &HeaderMap) -> Option<String> {
             let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
             is_next.then(|| target.to_owned())
         })
+}
+
+/// A `GET /api/v1/users` body: a JSON array of users (the next page is in
+/// the `link` header, see [`next_link`]).
+pub fn decode_page(body: &[u8], asked: Version) -> Result<Vec<Change>, ApiError> {
+    decode::user_array(body, asked, read_change)
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ fn matches(hook: &Value, uri: &str) -> bool {
 }
 
 impl Client {
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         path: &str,

@@ -2,7 +2,7 @@
 //! System Log events that name their target users by id only. Every user
 //! event becomes a refresh of its target; other events are ignored.
 
-use idsync_core::UserId;
+use idsync_core::{InvalidInput, UserId};
 use serde_json::Value;
 
 use crate::DecodeError;
@@ -27,7 +27,9 @@ fn is_user_event(event_type: &str) -> bool {
     event_type.starts_with("user.lifecycle.") || event_type.starts_with("user.account.")
 }
 
-/// The events of a verified delivery body.
+/// The events of a verified delivery body. An event that can never be
+/// stored (no `uuid`, or a target user id idsync cannot key a row by) is
+/// refused on its own; the batch's other events are still taken.
 pub fn decode(body: &[u8]) -> Result<Vec<PushEvent>, DecodeError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| DecodeError::Json(e.to_string()))?;
@@ -37,33 +39,39 @@ pub fn decode(body: &[u8]) -> Result<Vec<PushEvent>, DecodeError> {
         .ok_or_else(|| DecodeError::Invalid("no data.events array".to_owned()))?;
     let mut out = Vec::with_capacity(events.len());
     for event in events {
-        let uuid = event
-            .get("uuid")
-            .and_then(Value::as_str)
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| DecodeError::Invalid("an event has no uuid".to_owned()))?;
         let event_type = event
             .get("eventType")
             .and_then(Value::as_str)
             .ok_or(DecodeError::MissingType)?;
-        let users: Vec<UserId> = if is_user_event(event_type) {
+        let refuse = |id: String, reason| PushEvent {
+            id,
+            event_type: event_type.to_owned(),
+            effect: Effect::Refuse(reason),
+        };
+        let Some(uuid) = event
+            .get("uuid")
+            .and_then(Value::as_str)
+            .filter(|u| !u.is_empty())
+        else {
+            out.push(refuse(String::new(), InvalidInput::EmptyMessageId));
+            continue;
+        };
+        let targets: Vec<Result<UserId, InvalidInput>> = if is_user_event(event_type) {
             event
                 .get("target")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
                 .filter(|t| t.get("type").and_then(Value::as_str) == Some("User"))
-                .map(|t| {
-                    t.get("id")
-                        .and_then(Value::as_str)
-                        .and_then(UserId::parse)
-                        .ok_or(DecodeError::MissingUserId)
+                .map(|t| match t.get("id").and_then(Value::as_str) {
+                    Some(id) => UserId::check(id),
+                    None => Err(InvalidInput::EmptyUserId),
                 })
-                .collect::<Result<_, _>>()?
+                .collect()
         } else {
             Vec::new()
         };
-        if users.is_empty() {
+        if targets.is_empty() {
             out.push(PushEvent {
                 id: uuid.to_owned(),
                 event_type: event_type.to_owned(),
@@ -72,18 +80,27 @@ pub fn decode(body: &[u8]) -> Result<Vec<PushEvent>, DecodeError> {
         }
         // An event about several users is one delivery per user, each
         // de-duplicated on its own.
-        let several = users.len() > 1;
-        for user in users {
-            let id = if several {
-                format!("{uuid}:{user}")
-            } else {
-                uuid.to_owned()
-            };
-            out.push(PushEvent {
-                id,
-                event_type: event_type.to_owned(),
-                effect: Effect::Refresh(user),
-            });
+        let several = targets.len() > 1;
+        for (n, target) in targets.into_iter().enumerate() {
+            match target {
+                Ok(user) => out.push(PushEvent {
+                    id: if several {
+                        format!("{uuid}:{user}")
+                    } else {
+                        uuid.to_owned()
+                    },
+                    event_type: event_type.to_owned(),
+                    effect: Effect::Refresh(user),
+                }),
+                Err(reason) => {
+                    let id = if several {
+                        format!("{uuid}:target {n}")
+                    } else {
+                        uuid.to_owned()
+                    };
+                    out.push(refuse(id, reason));
+                }
+            }
         }
     }
     Ok(out)
@@ -177,13 +194,49 @@ mod tests {
             decode(br#"{"data": {}}"#),
             Err(DecodeError::Invalid(_))
         ));
-        let no_uuid = delivery(json!([{"eventType": "user.lifecycle.create", "target": []}]));
-        assert!(matches!(decode(&no_uuid), Err(DecodeError::Invalid(_))));
-        let no_target_id = delivery(json!([event(
-            "u",
-            "user.lifecycle.create",
-            json!([{"type": "User"}])
-        )]));
-        assert_eq!(decode(&no_target_id), Err(DecodeError::MissingUserId));
+    }
+
+    #[test]
+    fn an_unusable_event_is_refused_alone() {
+        let long = "0".repeat(300);
+        let body = delivery(json!([
+            {"eventType": "user.lifecycle.create", "target": []},
+            event("u-1", "user.lifecycle.create", json!([{"type": "User"}])),
+            event("u-2", "user.lifecycle.activate", json!([{"id": long, "type": "User"}])),
+            event("u-3", "user.lifecycle.suspend", json!([{"id": "00u\u{7}x", "type": "User"}])),
+            event(
+                "u-4",
+                "user.account.update_profile",
+                json!([{"id": "00u4", "type": "User"}, {"id": "", "type": "User"}])
+            ),
+            event("u-5", "user.lifecycle.deactivate", json!([{"id": "00u5", "type": "User"}])),
+        ]));
+        let got: Vec<(String, Effect)> = decode(&body)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.id, e.effect))
+            .collect();
+        let user = |id: &str| Effect::Refresh(UserId::parse(id).unwrap());
+        assert_eq!(
+            got,
+            [
+                (String::new(), Effect::Refuse(InvalidInput::EmptyMessageId)),
+                ("u-1".into(), Effect::Refuse(InvalidInput::EmptyUserId)),
+                (
+                    "u-2".into(),
+                    Effect::Refuse(InvalidInput::UserIdTooLong { len: 300 })
+                ),
+                (
+                    "u-3".into(),
+                    Effect::Refuse(InvalidInput::UserIdControlChar)
+                ),
+                ("u-4:00u4".into(), user("00u4")),
+                (
+                    "u-4:target 1".into(),
+                    Effect::Refuse(InvalidInput::EmptyUserId)
+                ),
+                ("u-5".into(), user("00u5")),
+            ]
+        );
     }
 }

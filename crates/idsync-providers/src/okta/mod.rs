@@ -8,6 +8,7 @@
 mod api;
 mod event_hooks;
 mod hook;
+mod sign_in_app;
 mod user;
 
 use chrono::{DateTime, Utc};
@@ -15,13 +16,16 @@ use http::HeaderMap;
 use idsync_core::{Change, Secret, Version};
 use serde_json::{Value, json};
 
-pub use api::{Client, PAGE_SIZE, next_link};
+pub use api::{Client, PAGE_SIZE, decode_page, next_link};
 pub use hook::{USER_EVENT_TYPES, decode as decode_hook};
 pub use user::profile;
 
 use crate::keys::Keys;
 use crate::manage::{NewUser, UserUpdate};
-use crate::provider::{ApiFuture, Connected, Connector, KeyInfo, Page, ProviderDef, ProviderInfo};
+use crate::provider::{
+    ApiFuture, AppRequest, Connected, Connector, KeyInfo, Page, ProviderDef, ProviderInfo,
+    SignInApp,
+};
 use crate::push::{PushError, PushEvent, PushRequest};
 use crate::verify::SecretHeader;
 use crate::{DecodeError, Provider, RetryPolicy};
@@ -57,7 +61,7 @@ static INFO: ProviderInfo = ProviderInfo {
             name: "api_token",
             secret: true,
             default: None,
-            help: "an SSWS API token (Security → API → Tokens) of an admin who can read users",
+            help: "an SSWS API token (Security → API → Tokens) made by a Super Administrator, or by an admin whose role reads users and groups and manages apps and event hooks",
         },
         KeyInfo {
             name: "event_hook_secret",
@@ -130,6 +134,14 @@ impl Connector for Connection {
             &self.hook_secret,
             dry_run,
         )))
+    }
+
+    fn create_app<'a>(
+        &'a self,
+        request: &'a AppRequest,
+        dry_run: bool,
+    ) -> Option<ApiFuture<'a, SignInApp>> {
+        Some(Box::pin(self.client.create_app(request, dry_run)))
     }
 
     fn read_change(&self, user: &Value, asked: Version) -> Result<Change, DecodeError> {

@@ -1,7 +1,7 @@
 //! Stack Auth's server API: `/api/v1/users`, listed with its inclusive
 //! cursor, read, created, changed and deleted with a secret server key.
 
-use idsync_core::{Secret, Version};
+use idsync_core::{Change, Secret, Version};
 use serde_json::{Value, json};
 
 use super::user::read_change;
@@ -59,10 +59,7 @@ impl Client {
 
     /// `GET /api/v1/users` from `cursor`: the items, the next cursor, and
     /// the time the request was sent (see [`read_change`]).
-    async fn fetch(
-        &self,
-        cursor: Option<&str>,
-    ) -> Result<(Vec<Value>, Option<String>, Version), ApiError> {
+    async fn fetch(&self, cursor: Option<&str>) -> Result<(Vec<Change>, Option<String>), ApiError> {
         let limit = PAGE_SIZE.to_string();
         let mut query = vec![
             ("limit", limit.as_str()),
@@ -80,20 +77,12 @@ impl Client {
                 .query(&query)
         })
         .await?;
-        let mut body = http_client::json(resp).await?;
-        let next = body
-            .pointer("/pagination/next_cursor")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let items = match body.get_mut("items").map(Value::take) {
-            Some(Value::Array(items)) => items,
-            _ => return Err(ApiError::Body("no items array".to_owned())),
-        };
-        Ok((items, next, asked))
+        let body = http_client::bytes(resp).await?;
+        decode_page(body.as_ref(), asked)
     }
 
     /// `fetch`, but from the first page when the listing has lost its place.
-    async fn fetch_from_start(&self) -> Result<(Vec<Value>, Option<String>, Version), ApiError> {
+    async fn fetch_from_start(&self) -> Result<(Vec<Change>, Option<String>), ApiError> {
         tracing::warn!(
             "the users around the cursor were deleted; listing again from the first page"
         );
@@ -115,29 +104,25 @@ impl Client {
     pub async fn list_page(&self, cursor: Option<&Value>) -> Result<Page, ApiError> {
         let next = cursor.and_then(|c| c.get("next")).and_then(Value::as_str);
         let after = cursor.and_then(|c| c.get("after")).and_then(Value::as_str);
-        let (mut items, mut next_cursor, mut asked) = self.fetch(next).await?;
-        if items.is_empty() && next.is_some() {
-            (items, next_cursor, asked) = match after {
+        let (mut changes, mut next_cursor) = self.fetch(next).await?;
+        if changes.is_empty() && next.is_some() {
+            (changes, next_cursor) = match after {
                 Some(after) => {
                     tracing::info!("cursor user vanished; listing again from the last user read");
-                    let (again, cursor, at) = self.fetch(Some(after)).await?;
+                    let (again, cursor) = self.fetch(Some(after)).await?;
                     if again.is_empty() {
                         self.fetch_from_start().await?
                     } else {
                         let rest = again
                             .into_iter()
-                            .skip_while(|u| u.get("id").and_then(Value::as_str) == Some(after))
+                            .skip_while(|c| c.user_id.as_str() == after)
                             .collect();
-                        (rest, cursor, at)
+                        (rest, cursor)
                     }
                 }
                 None => self.fetch_from_start().await?,
             };
         }
-        let changes = items
-            .iter()
-            .map(|u| read_change(u, asked))
-            .collect::<Result<Vec<_>, _>>()?;
         let last = changes.last().map(|c| c.user_id.to_string());
         let next = next_cursor.map(|n| serde_json::json!({ "next": n, "after": last }));
         Ok(Page { changes, next })
@@ -182,5 +167,53 @@ impl Client {
         self.send_json(reqwest::Method::DELETE, &user_path(id)?, None)
             .await?;
         Ok(())
+    }
+}
+
+/// A `GET /api/v1/users` body: the users of `items`, and
+/// `pagination.next_cursor`.
+pub fn decode_page(body: &[u8], asked: Version) -> Result<(Vec<Change>, Option<String>), ApiError> {
+    let mut body: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::Body(format!("not JSON: {e}")))?;
+    let next = body
+        .pointer("/pagination/next_cursor")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let Some(Value::Array(items)) = body.get_mut("items").map(Value::take) else {
+        return Err(ApiError::Body("no items array".to_owned()));
+    };
+    let changes = items
+        .iter()
+        .map(|u| read_change(u, asked))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((changes, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asked() -> Version {
+        Version::from_unix_seconds(1_700_000_000).unwrap()
+    }
+
+    #[test]
+    fn a_page_gives_its_users_and_the_next_cursor() {
+        let body = json!({
+            "items": [{ "id": "u1", "primary_email": "a@example.com", "signed_up_at_millis": 1 }],
+            "is_paginated": true,
+            "pagination": { "next_cursor": "u2" }
+        });
+        let (changes, next) = decode_page(body.to_string().as_bytes(), asked()).unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].user_id.as_str(), "u1");
+        assert_eq!(next.as_deref(), Some("u2"));
+    }
+
+    #[test]
+    fn a_body_without_items_is_refused() {
+        for body in [&b"{\"pagination\":{}}"[..], b"[]", b"not json"] {
+            assert!(matches!(decode_page(body, asked()), Err(ApiError::Body(_))));
+        }
     }
 }

@@ -7,7 +7,7 @@ use idsync_store::deliveries::DeliveryRow;
 use idsync_store::errors::ErrorRow;
 use idsync_store::refresh::RefreshStats;
 use idsync_store::runs::{JobKind, RunRow, RunStatus};
-use idsync_store::status::ConnectionStatus;
+use idsync_store::status::{ConnectionStatus, ServedStatus};
 use idsync_store::users::{UserDetail, UserSummary};
 use serde::{Serialize, Serializer};
 use utoipa::ToSchema;
@@ -134,6 +134,50 @@ impl From<RefreshStats> for Refresh {
     }
 }
 
+/// A request to a served API (SCIM), without its body.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ServedRequest {
+    pub at: DateTime<Utc>,
+    pub method: String,
+    /// After the connection's base URL, e.g. `/Users/2819c223`.
+    pub path: String,
+    pub status: i32,
+    /// `created`, `updated`, `unchanged`, `deleted`, `read`, `listed`,
+    /// `refused` or `failed`.
+    pub outcome: String,
+}
+
+/// What a connection served through an API (SCIM) adds to its status.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Served {
+    /// Groups not deleted.
+    pub groups: i64,
+    /// Memberships not deleted.
+    pub memberships: i64,
+    /// The newest requests, newest first.
+    pub recent_requests: Vec<ServedRequest>,
+}
+
+impl From<ServedStatus> for Served {
+    fn from(s: ServedStatus) -> Self {
+        Self {
+            groups: s.groups,
+            memberships: s.memberships,
+            recent_requests: s
+                .recent_requests
+                .into_iter()
+                .map(|r| ServedRequest {
+                    at: r.at,
+                    method: r.method,
+                    path: r.path,
+                    status: r.status,
+                    outcome: r.outcome,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A connection's counts, last activity and recent errors.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Status {
@@ -150,6 +194,10 @@ pub struct Status {
     pub recent_errors: Vec<RecordedError>,
     /// Users named by notifications, waiting for or done by the refresher.
     pub refresh: Refresh,
+    /// Groups and recent requests of a connection served through an API
+    /// (SCIM); absent for the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub served: Option<Served>,
 }
 
 impl From<ConnectionStatus> for Status {
@@ -165,6 +213,7 @@ impl From<ConnectionStatus> for Status {
             last_incremental_reconcile: s.last_incremental_reconcile.map(Run::from),
             recent_errors: s.recent_errors.into_iter().map(Into::into).collect(),
             refresh: s.refresh.into(),
+            served: s.served.map(Served::from),
         }
     }
 }
@@ -222,7 +271,8 @@ pub struct Connection {
     pub health: Health,
     /// Why the connection is not healthy (empty when it is).
     pub reasons: Vec<String>,
-    /// The URL to configure as the provider's webhook endpoint.
+    /// The URL to configure as the provider's webhook endpoint (for SCIM,
+    /// the base URL the identity provider writes to).
     pub webhook_url: String,
     #[serde(flatten)]
     pub status: Status,

@@ -49,24 +49,28 @@ pub async fn overview(
     conn: &ConnectionRuntime,
 ) -> Result<ConnectionOverview, StoreError> {
     let name = conn.name.as_str();
-    let status = connection_status(&state.pool, name, &conn.table).await?;
+    let mut status = connection_status(&state.pool, name, &conn.table).await?;
+    if let Some(tables) = &conn.resources {
+        status.served = Some(idsync_store::status::served_status(&state.pool, tables).await?);
+    }
     let rejections =
         errors::count_recent(&state.pool, name, "webhook", REJECTION_WINDOW_SECS).await?;
-    let (health, reasons) = judge(&status, rejections);
+    let (health, reasons) = judge(&status, rejections, conn.provider.pulls());
     Ok(ConnectionOverview {
         name: name.to_owned(),
         provider: conn.provider.info().name.to_owned(),
         provider_name: conn.provider.info().display_name.to_owned(),
         health,
         reasons,
-        webhook_url: format!("{}/webhooks/{name}", state.public_url),
+        webhook_url: conn.push_url(&state.public_url),
         status,
     })
 }
 
 /// The verdict: a failed last job means the provider cannot be read;
-/// rejected webhooks or a first backfill still running mean degraded.
-fn judge(s: &ConnectionStatus, rejections_last_hour: i64) -> (Health, Vec<String>) {
+/// rejected webhooks or a first backfill still running mean degraded
+/// (`pulls`: whether the provider has an API to backfill from).
+fn judge(s: &ConnectionStatus, rejections_last_hour: i64, pulls: bool) -> (Health, Vec<String>) {
     let mut failing = Vec::new();
     let mut degraded = Vec::new();
     let newest = [
@@ -87,7 +91,7 @@ fn judge(s: &ConnectionStatus, rejections_last_hour: i64) -> (Health, Vec<String
         ));
     }
     match &s.last_backfill {
-        None => degraded.push("no backfill has run yet".to_owned()),
+        None if pulls => degraded.push("no backfill has run yet".to_owned()),
         Some(b) if b.status == RunStatus::Running => degraded.push(format!(
             "initial backfill in progress ({} users so far)",
             b.seen

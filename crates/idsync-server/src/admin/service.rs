@@ -250,7 +250,7 @@ pub async fn connect(
     conn: &ConnectionRuntime,
     dry_run: bool,
 ) -> Option<Result<Connected, AdminError>> {
-    let url = format!("{}/webhooks/{}", state.public_url, conn.name);
+    let url = conn.push_url(&state.public_url);
     let result = conn.provider.connect(&url, dry_run).await?;
     Some(result.map_err(AdminError::from))
 }
@@ -262,6 +262,11 @@ pub async fn start_job(
     conn: Arc<ConnectionRuntime>,
     kind: JobKind,
 ) -> Result<(), AdminError> {
+    if !conn.provider.pulls() {
+        return Err(AdminError::Provider(ApiError::Unsupported(
+            "this connection's provider writes to idsync; it has no API to backfill or reconcile from",
+        )));
+    }
     Ok(jobs::start_now(state, conn, kind).await?)
 }
 

@@ -17,6 +17,7 @@ use crate::AppState;
 use crate::admin::input::PageSize;
 use crate::admin::overview::{ConnectionOverview, Health};
 use crate::admin::service;
+use idsync_store::status::ServedStatus as Served;
 
 /// Deliveries shown on a connection's page.
 const RECENT_DELIVERIES: i64 = 25;
@@ -60,7 +61,15 @@ fn connection_card(c: &ConnectionOverview) -> Markup {
             dl.stats {
                 div { dt { "Active users" } dd { (count(s.active_users)) } }
                 div { dt { "Deleted" } dd { (count(s.deleted_users)) } }
-                div { dt { "Last webhook" } dd { (maybe_ago(s.last_webhook_at)) } }
+                @if let Some(served) = &s.served {
+                    div { dt { "Last request" } dd { (maybe_ago(served.recent_requests.first().map(|r| r.at))) } }
+                } @else {
+                    div { dt { "Last webhook" } dd { (maybe_ago(s.last_webhook_at)) } }
+                }
+                @if let Some(served) = &s.served {
+                    div { dt { "Groups" } dd { (count(served.groups)) } }
+                    div { dt { "Memberships" } dd { (count(served.memberships)) } }
+                }
                 @if s.refresh.queued + s.refresh.done > 0 {
                     div { dt { "Refresh queue" } dd { (count(s.refresh.queued)) } }
                     div { dt { "Refreshed" } dd { (count(s.refresh.done)) } }
@@ -68,11 +77,13 @@ fn connection_card(c: &ConnectionOverview) -> Markup {
                 }
             }
             // A failed run's error is among the reasons below.
-            dl.runs {
-                dt { "Last backfill" } dd { (run_summary(s.last_backfill.as_ref(), false)) }
-                dt { "Last reconcile" } dd { (run_summary(s.last_reconcile.as_ref(), false)) }
-                @if let Some(run) = &s.last_incremental_reconcile {
-                    dt { "Last incremental" } dd { (run_summary(Some(run), false)) }
+            @if s.served.is_none() {
+                dl.runs {
+                    dt { "Last backfill" } dd { (run_summary(s.last_backfill.as_ref(), false)) }
+                    dt { "Last reconcile" } dd { (run_summary(s.last_reconcile.as_ref(), false)) }
+                    @if let Some(run) = &s.last_incremental_reconcile {
+                        dt { "Last incremental" } dd { (run_summary(Some(run), false)) }
+                    }
                 }
             }
             @if !c.reasons.is_empty() {
@@ -124,11 +135,19 @@ pub(super) async fn connection_page(
                 span.big { (count(s.deleted_users)) } span.muted { "deleted users" }
             }
             div.card.stat {
-                span.big { (maybe_ago(s.last_webhook_at)) } span.muted { "last webhook" }
+                @if let Some(served) = &s.served {
+                    span.big { (maybe_ago(served.recent_requests.first().map(|r| r.at))) } span.muted { "last request" }
+                } @else {
+                    span.big { (maybe_ago(s.last_webhook_at)) } span.muted { "last webhook" }
+                }
             }
         }
         p { a.button href={ (base) "/users" } { "Browse users" } }
 
+        @if let Some(served) = &s.served {
+            (served_section(conn.provider.info(), &c.webhook_url, served))
+        }
+        @if conn.provider.pulls() {
         section.card {
             h2 { "Sync jobs" }
             dl.runs {
@@ -154,7 +173,9 @@ pub(super) async fn connection_page(
                 "marks deleted the users the provider no longer has."
             }
         }
+        }
 
+        @if s.served.is_none() {
         section.card {
             h2 { "Webhook" }
             p { "Endpoint URL:" }
@@ -204,6 +225,7 @@ pub(super) async fn connection_page(
                 }
             }
         }
+        }
 
         section.card {
             div.card-head {
@@ -213,6 +235,43 @@ pub(super) async fn connection_page(
             (errors_table(&c.name, &s.recent_errors))
         }
     }))
+}
+
+/// A connection whose provider serves an API (SCIM): its base URL, how to point each identity
+/// provider at it, its groups and its recent requests.
+fn served_section(info: &ProviderInfo, base_url: &str, served: &Served) -> Markup {
+    html! {
+        section.card.served {
+            h2 { (info.display_name) " endpoint" }
+            p { "Base URL (tenant URL):" }
+            pre.url { code { (base_url) } }
+            p.muted.small {
+                "The identity provider owns these users and groups: it creates, updates "
+                "and deletes them here, so idsync offers no user management for this connection."
+            }
+            (setup_steps(info, base_url))
+        }
+        section.card.served-requests {
+            h2 { "Recent requests" }
+            @if served.recent_requests.is_empty() {
+                p.muted { "No request has arrived yet." }
+            } @else {
+                table.zebra {
+                    thead { tr { th { "When" } th { "Request" } th { "Status" } th { "Outcome" } } }
+                    tbody {
+                        @for r in &served.recent_requests {
+                            tr {
+                                td { (ago(r.at)) }
+                                td { code { (r.method) " " (r.path) } }
+                                td { (r.status) }
+                                td { (status_badge(&r.outcome)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// What to set up at the provider for its pushes to reach idsync, as its

@@ -251,6 +251,7 @@ fn provider_failure(e: &ApiError) -> String {
             "The provider is rate-limiting requests; try again in a minute.".to_owned()
         }
         ApiError::Unsupported(why) => format!("Not available for this provider: {why}"),
+        ApiError::NotFound(why) => format!("Not found at the provider: {why}"),
     }
 }
 

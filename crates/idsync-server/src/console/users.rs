@@ -76,6 +76,8 @@ pub(super) async fn list_page(
     Ok(page.render(html! {
         h1 { "Users of " (name) }
         // <details> opens without JavaScript and keeps the list in view.
+        // Providers that write to idsync (SCIM) own their users: no form.
+        @if conn.provider.manages_users() {
         details.card.create {
             summary { "Create user" }
             p.muted {
@@ -92,6 +94,7 @@ pub(super) async fn list_page(
                 input #password type="password" name="password" autocomplete="new-password";
                 button.button type="submit" { "Create user" }
             }
+        }
         }
         section.card {
             form.search method="get" action=(users_url) {
@@ -210,7 +213,7 @@ pub(super) async fn detail_page(
                 dt { "Last change" } dd { (when(user.updated_at)) }
                 dt { "Deleted" } dd.deleted-at { (when(user.deleted_at)) }
             }
-            @if user.deleted_at.is_none() {
+            @if user.deleted_at.is_none() && conn.provider.manages_users() {
                 div.actions {
                     a.button.danger href={ (user_url(&name, &id)) "/delete" } { "Delete user…" }
                 }

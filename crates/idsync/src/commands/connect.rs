@@ -21,7 +21,11 @@ pub async fn run(config: &Config, name: &str, dry_run: bool) -> Result<ExitCode>
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.listen));
-    let url = format!("{base}/webhooks/{}", connection.name);
+    // A provider that serves an API (SCIM) is pointed at its base URL.
+    let url = format!(
+        "{base}{}",
+        idsync_server::served::prefix(&connection.provider, connection.name.as_str())
+    );
     if config.public_url.is_none() {
         println!(
             "public_url is not set; using {base} (set public_url to where {} reaches idsync)",

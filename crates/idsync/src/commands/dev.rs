@@ -126,10 +126,14 @@ pub async fn run(args: &DevArgs, logs: LogFormat) -> Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {} (use --listen)", args.listen))?;
     let addr = listener.local_addr()?;
-    emulator.auto_deliver(Some(WebhookTarget {
-        url: format!("http://{addr}/webhooks/{connection_name}"),
-        secret: c.webhook_secret.clone(),
-    }))?;
+    // Okta's emulator delivers to the event hook `connect` registers below,
+    // as Okta does; the others are told where to deliver.
+    if !emulator.registers_endpoints() {
+        emulator.auto_deliver(Some(WebhookTarget {
+            url: format!("http://{addr}/webhooks/{connection_name}"),
+            secret: c.webhook_secret.clone(),
+        }))?;
+    }
     let state = super::serve::build_state(&pool, &config, addr)?;
 
     println!();
@@ -176,6 +180,7 @@ pub async fn run(args: &DevArgs, logs: LogFormat) -> Result<ExitCode> {
                     Err(e) => println!("Could not connect {}: {e}", info.display_name),
                 }
             }
+            sign_in_app(&provider, connection_name, &database_url).await;
             super::emulate::change_stream(&emulator, changes_every).await;
         } => {},
     }
@@ -183,4 +188,40 @@ pub async fn run(args: &DevArgs, logs: LogFormat) -> Result<ExitCode> {
     pool.close().await;
     println!("Stopped.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the quotes example listens by default.
+const QUOTES_URL: &str = "http://localhost:3000";
+
+/// Where the provider's API can create the sign-in app (Okta), creates it
+/// as `idsync create-app` would for the quotes example at its default
+/// address, and prints the command that starts the example against it.
+async fn sign_in_app(provider: &idsync_providers::Provider, name: &str, database_url: &str) {
+    if !provider.creates_apps() {
+        return;
+    }
+    let request = match super::create_app::request(name, QUOTES_URL, None, None) {
+        Ok(request) => request,
+        Err(e) => {
+            println!("Could not create the sign-in app: {e:#}");
+            return;
+        }
+    };
+    let app = match super::create_app::create(provider, name, &request, false).await {
+        Ok(app) => app,
+        Err(e) => {
+            println!("Could not create the sign-in app: {e:#}");
+            return;
+        }
+    };
+    let mut env = vec![r#"AUTH_SECRET="$(openssl rand -base64 33)""#.to_owned()];
+    env.extend(super::create_app::env_lines(&app));
+    env.push(format!("DATABASE_URL='{database_url}'"));
+    println!();
+    println!("Sign in to the quotes example with the emulated users (in another terminal):");
+    println!("  {} cargo run -p quotes", env.join(" \\\n  "));
+    println!(
+        "then open {QUOTES_URL} (localhost, not 127.0.0.1) and sign in as any active user (its login) with the emulator's password {}.\n",
+        idsync_emulator::DEV_PASSWORD
+    );
 }

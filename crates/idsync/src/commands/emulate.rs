@@ -26,7 +26,9 @@ pub struct EmulateArgs {
     /// Answer 429 beyond this many API requests per second.
     #[arg(long)]
     pub rate_limit: Option<u32>,
-    /// Send a webhook (Okta: an event hook delivery) for every change to this URL.
+    /// Send a webhook (Okta: an event hook delivery) for every change to
+    /// this URL. Okta's emulator also delivers to the event hooks registered
+    /// through its API; an event goes to a URL once, even if both name it.
     #[arg(long)]
     pub webhook_url: Option<String>,
     /// Webhook signing secret (whsec_...), for Okta the event hook's
@@ -156,6 +158,20 @@ pub fn print_connection(emulator: &Emulator, name: &str) {
         println!("{key} = \"{value}\"");
     }
     println!();
+    if c.kind == ProviderKind::Okta {
+        let org = emulator.base_url();
+        println!("Okta org URL:     {org}");
+        println!("API token:        SSWS {}", c.api_key);
+        println!("Issuer:           {org} (discovery: {org}/.well-known/openid-configuration)");
+        println!(
+            "Sign-in password: {} (every generated user, with its login)",
+            idsync_emulator::DEV_PASSWORD
+        );
+        println!(
+            "Event hooks:      events go to every hook registered at {org}/api/v1/eventHooks that is verified and active (`idsync connect` registers one)"
+        );
+        println!();
+    }
 }
 
 /// Makes a random change every `every`, printing it; never ends (or ends at

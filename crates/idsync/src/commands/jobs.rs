@@ -1,7 +1,6 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use idsync_store::UsersTable;
 use idsync_store::runs::JobKind;
 use idsync_sync::{JobReport, JobTarget, SyncError};
 
@@ -39,10 +38,20 @@ async fn run(
 ) -> Result<ExitCode> {
     let selected = runtime::select(&config, only)?;
     let pool = runtime::pool(&config).await?;
-    let tables: Vec<UsersTable> = config.connections.iter().map(|c| c.table.clone()).collect();
-    idsync_store::migrate::migrate(&pool, &tables).await?;
+    runtime::migrate(&pool, &config).await?;
     let mut failed = false;
     for c in selected {
+        if !c.provider.pulls() {
+            // Asked for by name, it is a mistake; among all, it is skipped.
+            failed |= only.is_some();
+            eprintln!(
+                "{}: skipped: {} writes to idsync; there is no API to {} from",
+                c.name,
+                c.provider.info().display_name,
+                job.as_str()
+            );
+            continue;
+        }
         let target = JobTarget {
             pool: &pool,
             connection: c.name.as_str(),

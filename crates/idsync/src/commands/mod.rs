@@ -1,4 +1,5 @@
 mod connect;
+mod create_app;
 pub mod dev;
 pub mod emulate;
 mod jobs;
@@ -38,6 +39,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             connection,
             dry_run,
         } => connect::run(&load()?, connection, *dry_run).await,
+        Command::CreateApp {
+            connection,
+            app_url,
+            group,
+            label,
+            dry_run,
+        } => {
+            let request = create_app::request(connection, app_url, group.clone(), label.clone())?;
+            create_app::run(&load()?, connection, &request, *dry_run).await
+        }
         Command::Providers { name } => providers::run(name.as_deref()),
         Command::Dev(args) => dev::run(args, cli.log_format).await,
         Command::Emulate(args) => emulate::run(args).await,

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use idsync_providers::{ProviderInfo, registry};
+use idsync_providers::{ProviderDef, registry};
 
 pub fn run(only: Option<&str>) -> Result<ExitCode> {
     let defs = match only {
@@ -15,13 +15,14 @@ pub fn run(only: Option<&str>) -> Result<ExitCode> {
         if i > 0 {
             println!();
         }
-        print!("{}", describe(def.info()));
+        print!("{}", describe(*def));
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// A provider's description as text.
-fn describe(info: &ProviderInfo) -> String {
+fn describe(def: &dyn ProviderDef) -> String {
+    let info = def.info();
     let mut out = format!("{} (provider = \"{}\")\n", info.display_name, info.name);
     out.push_str(&format!("  docs:    {}\n", info.docs_url));
     out.push_str(&format!(
@@ -39,7 +40,7 @@ fn describe(info: &ProviderInfo) -> String {
     }
     out.push_str("  setup:\n");
     for (n, step) in info
-        .push_steps("{public_url}/webhooks/{connection}")
+        .push_steps(&format!("{{public_url}}{}", def.push_path()))
         .iter()
         .enumerate()
     {
@@ -77,12 +78,12 @@ mod tests {
     #[test]
     fn descriptions_name_every_key_and_step() {
         for def in registry::PROVIDERS {
-            let text = describe(def.info());
+            let text = describe(*def);
             for key in def.info().keys {
                 assert!(text.contains(key.name), "{text}");
             }
             assert!(
-                text.contains("{public_url}/webhooks/{connection}"),
+                text.contains(&format!("{{public_url}}{}", def.push_path())),
                 "{text}"
             );
         }

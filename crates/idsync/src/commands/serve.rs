@@ -12,7 +12,7 @@ use crate::runtime;
 
 pub async fn migrate_only(config: Config) -> Result<ExitCode> {
     let pool = runtime::pool(&config).await?;
-    migrate(&pool, &config).await?;
+    runtime::migrate(&pool, &config).await?;
     for c in &config.connections {
         println!("{}: {} ready", c.name, c.table);
     }
@@ -23,19 +23,12 @@ pub async fn migrate_only(config: Config) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn migrate(pool: &PgPool, config: &Config) -> Result<()> {
-    let tables: Vec<_> = config.connections.iter().map(|c| c.table.clone()).collect();
-    idsync_store::migrate::migrate(pool, &tables)
-        .await
-        .context("migration failed")
-}
-
 pub async fn run(config: Config) -> Result<ExitCode> {
     if config.connections.is_empty() {
         tracing::warn!("no connections configured: webhooks will all answer 404");
     }
     let pool = runtime::pool(&config).await?;
-    migrate(&pool, &config).await?;
+    runtime::migrate(&pool, &config).await?;
     let mut listen = config.listen;
     if config.admin_token.is_none() && config.admin_oidc.is_none() && !listen.ip().is_loopback() {
         // A generated token is printed to the terminal: keep the console

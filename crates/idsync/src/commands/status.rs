@@ -16,7 +16,13 @@ pub async fn run(config: Config, json: bool) -> Result<ExitCode> {
     }
     let mut all = Vec::new();
     for c in &config.connections {
-        all.push(connection_status(&pool, c.name.as_str(), &c.table).await?);
+        let mut status = connection_status(&pool, c.name.as_str(), &c.table).await?;
+        if let Some(tables) =
+            idsync_server::served::tables_of(c.name.as_str(), &c.table, &c.provider)
+        {
+            status.served = Some(idsync_store::status::served_status(&pool, &tables).await?);
+        }
+        all.push(status);
     }
     if json {
         let all: Vec<Status> = all.into_iter().map(Status::from).collect();
@@ -59,8 +65,30 @@ fn print_text(s: &ConnectionStatus) {
             .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
             .unwrap_or_else(|| "never".to_owned())
     );
-    println!("  last backfill:  {}", run_line(s.last_backfill.as_ref()));
-    println!("  last reconcile: {}", run_line(s.last_reconcile.as_ref()));
+    if let Some(served) = &s.served {
+        println!(
+            "  groups:         {} active, {} memberships",
+            served.groups, served.memberships
+        );
+        if served.recent_requests.is_empty() {
+            println!("  SCIM requests:  none yet");
+        } else {
+            println!("  SCIM requests:");
+            for r in &served.recent_requests {
+                println!(
+                    "    {} {} {} → {} {}",
+                    r.at.format("%Y-%m-%d %H:%M:%S"),
+                    r.method,
+                    r.path,
+                    r.status,
+                    r.outcome
+                );
+            }
+        }
+    } else {
+        println!("  last backfill:  {}", run_line(s.last_backfill.as_ref()));
+        println!("  last reconcile: {}", run_line(s.last_reconcile.as_ref()));
+    }
     if let Some(run) = &s.last_incremental_reconcile {
         println!("  last incremental reconcile: {}", run_line(Some(run)));
     }

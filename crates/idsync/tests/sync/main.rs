@@ -12,6 +12,8 @@ mod config;
 mod db_outage;
 mod migrate;
 mod okta;
+mod okta_app;
+mod okta_batches;
 mod poison;
 mod reconcile;
 mod refresh;

@@ -413,6 +413,93 @@ async fn connect_registers_verifies_and_activates_the_event_hook_once() {
     assert_eq!(hooks().await.len(), 1, "no second hook");
 }
 
+/// The org delivers to the hook `idsync connect` registered, with the
+/// configured Authorization value (idsync refuses and records nothing
+/// otherwise), until the hook is deactivated through the API.
+#[tokio::test]
+async fn the_registered_hook_delivers_changes_until_deactivated() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Okta, 5).await;
+    let cfg = config(&db.url, &[Conn::new(CONNECTION, &emu)]);
+    let server = serve(&cfg).await;
+    backfilled(&db.pool, 1).await;
+    let (ok, said) = connect(&cfg, &server.base, &[]).await;
+    assert!(ok && said.contains("ACTIVE, VERIFIED"), "{said}");
+    let deliveries = "SELECT count(*) FROM idsync.deliveries WHERE connection = 'okta'";
+    assert_eq!(count(&db.pool, deliveries).await, 0);
+    let ids = emu.user_ids();
+    let stored = async |id: &str| -> Option<String> {
+        sqlx::query_scalar(&format!(
+            "SELECT raw_json->>'lastUpdated' FROM {TABLE} WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await
+        .unwrap()
+    };
+    let changed = |id: &str| {
+        emu.user(id).unwrap()["lastUpdated"]
+            .as_str()
+            .map(str::to_owned)
+    };
+
+    emu.update_user(&ids[0]).unwrap();
+    assert_eq!(emu.registered_deliveries_queued(), 1);
+    let updated = changed(&ids[0]);
+    assert!(updated.is_some());
+    wait_for("the change to arrive through the hook", async || {
+        stored(&ids[0]).await == updated
+    })
+    .await;
+    assert_eq!(
+        count(&db.pool, deliveries).await,
+        1,
+        "one event, recorded once"
+    );
+
+    let hook = &hooks(&emu).await[0];
+    let path = format!(
+        "{}/api/v1/eventHooks/{}/lifecycle/deactivate",
+        emu.base_url(),
+        hook["id"].as_str().unwrap()
+    );
+    let answer = okta_client(&emu, reqwest::Method::POST, &path)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let before = stored(&ids[1]).await;
+    emu.update_user(&ids[1]).unwrap();
+    assert_ne!(changed(&ids[1]), before);
+    assert_eq!(
+        emu.registered_deliveries_queued(),
+        1,
+        "nothing for an inactive hook"
+    );
+    // Long enough for a delivery that should not happen to have arrived.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(count(&db.pool, deliveries).await, 1);
+    assert_eq!(stored(&ids[1]).await, before);
+}
+
+fn okta_client(emu: &Emulator, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .request(method, url)
+        .header("authorization", format!("SSWS {}", emu.config().api_key))
+}
+
+/// The org's event hooks, as its API lists them.
+async fn hooks(emu: &Emulator) -> Vec<Value> {
+    let url = format!("{}/api/v1/eventHooks", emu.base_url());
+    okta_client(emu, reqwest::Method::GET, &url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn connect_explains_a_hook_okta_cannot_verify() {
     let db = postgres().await;

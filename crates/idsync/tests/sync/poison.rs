@@ -67,9 +67,28 @@ async fn a_sign_up_time_out_of_range_and_a_nul_event_type_are_stored_cleaned() {
         count(&db.pool, "SELECT count(*) FROM neon_identity.users_sync").await,
         1
     );
-    assert_eq!(
-        count(&db.pool, "SELECT count(*) FROM idsync.errors").await,
-        0
+    // Both are recorded as stored cleaned, with their reasons.
+    let recorded: Vec<(String, String)> =
+        sqlx::query_as("SELECT message_id, message FROM idsync.errors ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(recorded.len(), 2);
+    assert_eq!(recorded[0].0, "msg_far");
+    assert!(recorded[0].1.contains("created_at out of Postgres's range"));
+    assert_eq!(recorded[1].0, "msg_nul");
+    assert!(recorded[1].1.contains("event type"));
+    let metrics = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("idsync_deliveries_cleaned_total{connection=\"main\"} 2")),
+        "{metrics}"
     );
 }
 
