@@ -38,15 +38,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// Opens a pool. The acquire timeout is short on purpose: when the database
 /// is down a webhook must get its 503 well within the provider's 15 s limit.
-/// Connections are not pinged before each use: with the database a network
-/// round trip away, the ping doubled the round trips of a webhook batch. A
-/// connection that died (a database restart) fails its next statement as
-/// unavailable (503, which the provider retries) and is dropped.
 pub async fn connect(database_url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
     let options: PgConnectOptions = database_url.parse().map_err(StoreError::BadUrl)?;
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
-        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(3))
         .connect_lazy_with(options.application_name("idsync"));
     Ok(pool)
