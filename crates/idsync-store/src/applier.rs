@@ -29,8 +29,8 @@ pub const MAX_BATCH: usize = 1000;
 pub const IN_FLIGHT: usize = 4;
 
 /// Retries of a batch that Postgres aborted as a deadlock or serialization
-/// failure with a concurrent one.
-const CONFLICT_RETRIES: u32 = 3;
+/// failure with a concurrent one, or whose connection had died.
+const CONFLICT_RETRIES: u32 = 4;
 
 /// One delivered message as received: its provider id, its event type, and
 /// the change it carries (`None` for an event type idsync ignores).
@@ -229,6 +229,12 @@ async fn apply_storable(
             Err(e) if e.is_conflict() && attempts < CONFLICT_RETRIES => {
                 attempts += 1;
                 tracing::debug!(connection, error = %e, "batch met a concurrent one; retrying");
+            }
+            // Pooled connections are pinged only after sitting idle, so one
+            // that a database restart ended may be lent; another may work.
+            Err(e) if e.is_broken_connection() && attempts < CONFLICT_RETRIES => {
+                attempts += 1;
+                tracing::debug!(connection, error = %e, "connection was gone; retrying on another");
             }
             Err(e) => break ApplyError::from(e),
         }

@@ -28,6 +28,19 @@ impl StoreError {
         matches!(self, Self::Unavailable(_))
     }
 
+    /// The pooled connection died under the statement (the server ended
+    /// it, e.g. in a restart, or the socket broke): the same work on
+    /// another connection may succeed.
+    pub fn is_broken_connection(&self) -> bool {
+        match self {
+            Self::Unavailable(sqlx::Error::Io(_)) => true,
+            Self::Unavailable(sqlx::Error::Database(db)) => {
+                db.code().is_some_and(|c| c == "57P01" || c == "57P02")
+            }
+            _ => false,
+        }
+    }
+
     /// A deadlock or serialization failure with a concurrent transaction:
     /// running the same work again succeeds.
     pub fn is_conflict(&self) -> bool {
