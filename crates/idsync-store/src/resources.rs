@@ -90,7 +90,7 @@ async fn lock_key(
 ) -> Result<(), StoreError> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))")
         .bind(format!("idsync-resources:{}", tables.connection))
-        .bind(key)
+        .bind(storable_text(key))
         .execute(conn)
         .await?;
     Ok(())
@@ -248,7 +248,7 @@ async fn check_user_name(
         removed(1)
     ))
     .bind(&tables.connection)
-    .bind(name)
+    .bind(storable_text(name))
     .bind(&resource.id)
     .fetch_optional(&mut *conn)
     .await?;
@@ -463,7 +463,8 @@ fn conditions(
             }
         };
         clauses.push(clause);
-        values.push(value.clone());
+        // Stored text has U+0000 cleaned (rule 7); compare in the same form.
+        values.push(storable_text(value).into_owned());
     }
     Ok((clauses.join(" AND "), values))
 }

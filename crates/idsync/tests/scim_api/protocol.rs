@@ -481,3 +481,34 @@ async fn status_console_and_admin_api_show_scim_and_offer_no_user_management() {
     assert!(out.status.success(), "skipped among all connections");
     assert!(String::from_utf8_lossy(&out.stderr).contains("idp: skipped"));
 }
+
+#[tokio::test]
+async fn a_nul_in_a_user_name_or_a_filter_is_cleaned_not_a_database_error() {
+    let scim = harness::start("").await;
+    // Rule 7: Postgres text cannot hold U+0000; the name is stored with
+    // U+FFFD (a second one is a duplicate), and a filter naming it in that
+    // form finds it; a filter holding U+0000 is refused as a bad filter.
+    let created = scim
+        .call("POST", "/Users", Some(json!({"userName": "ad\u{0}a"})))
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let again = scim
+        .call("POST", "/Users", Some(json!({"userName": "ad\u{0}a"})))
+        .await;
+    assert_eq!(again.status, 409, "{:?}", again.body);
+    let refused = scim
+        .call("GET", "/Users?filter=userName%20eq%20%22ad%00a%22", None)
+        .await;
+    assert_eq!(refused.status, 400, "{:?}", refused.body);
+    assert_eq!(refused.body["scimType"], "invalidFilter");
+    let found = scim
+        .call(
+            "GET",
+            "/Users?filter=userName%20eq%20%22ad%EF%BF%BDa%22",
+            None,
+        )
+        .await;
+    assert_eq!(found.status, 200, "{:?}", found.body);
+    assert_eq!(found.body["totalResults"], json!(1));
+    assert_eq!(found.body["Resources"][0]["userName"], "ad\u{FFFD}a");
+}
