@@ -42,6 +42,6 @@ fuzz_target!(|data: &[u8]| {
     };
     let asked = Version::from_unix_seconds(1_700_000_000).unwrap();
     for p in providers() {
-        let _ = p.read_change(&value, asked);
+        let _ = p.read_change(value.clone(), asked);
     }
 });

@@ -28,6 +28,11 @@ use idsync_emulator::ProviderKind;
 
 use crate::report::Output;
 
+/// The allocator of the `idsync` binary, which this executable also runs
+/// (see `process.rs`): measured as deployed.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     about = "Measure idsync's webhook ingest, backfill and reconcile against a hand-written handler"

@@ -55,15 +55,15 @@ pub(crate) fn opt_str(data: &Value, key: &str) -> Option<String> {
 pub(crate) fn user_array(
     body: &[u8],
     asked: Version,
-    read_change: fn(&Value, Version) -> Result<Change, DecodeError>,
+    read_change: fn(Value, Version) -> Result<Change, DecodeError>,
 ) -> Result<Vec<Change>, ApiError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| ApiError::Body(format!("not JSON: {e}")))?;
-    let users = value
-        .as_array()
-        .ok_or_else(|| ApiError::Body("expected a JSON array of users".to_owned()))?;
+    let Value::Array(users) = value else {
+        return Err(ApiError::Body("expected a JSON array of users".to_owned()));
+    };
     Ok(users
-        .iter()
+        .into_iter()
         .map(|u| read_change(u, asked))
         .collect::<Result<Vec<_>, _>>()?)
 }
@@ -72,8 +72,8 @@ pub(crate) fn user_array(
 mod tests {
     use super::*;
 
-    fn read(user: &Value, asked: Version) -> Result<Change, DecodeError> {
-        Ok(Change::delete(user_id(user)?, asked, user.clone()))
+    fn read(user: Value, asked: Version) -> Result<Change, DecodeError> {
+        Ok(Change::delete(user_id(&user)?, asked, user))
     }
 
     #[test]

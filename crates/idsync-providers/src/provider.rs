@@ -112,7 +112,7 @@ pub trait Connector: Send + Sync + fmt::Debug {
     /// id), versioned by the object's own update time or, lacking one, by
     /// `asked`: a time taken before the request was sent, so never later
     /// than the state the provider answered with.
-    fn read_change(&self, user: &Value, asked: Version) -> Result<Change, DecodeError>;
+    fn read_change(&self, user: Value, asked: Version) -> Result<Change, DecodeError>;
 
     /// Fetches the page at `cursor` (`None` = the first page).
     fn list_page<'a>(&'a self, cursor: Option<&'a Value>) -> ApiFuture<'a, Page>;
@@ -290,7 +290,7 @@ impl Provider {
         self.0.challenge(headers)
     }
 
-    pub fn read_change(&self, user: &Value, asked: Version) -> Result<Change, DecodeError> {
+    pub fn read_change(&self, user: Value, asked: Version) -> Result<Change, DecodeError> {
         self.0.read_change(user, asked)
     }
 
@@ -381,7 +381,7 @@ impl Provider {
         let Some(user) = self.get_user(id).await? else {
             return Ok(None);
         };
-        self.read_change(&user, asked)
+        self.read_change(user, asked)
             .map(Some)
             .map_err(ApiError::Decode)
     }

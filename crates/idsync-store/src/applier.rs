@@ -335,7 +335,7 @@ pub async fn apply_batch(
 /// A batch laid out as the parameters of [`batch_sql`].
 struct BatchPlan<'a> {
     first_index: HashMap<&'a str, usize>,
-    reduced: Reduced,
+    reduced: Reduced<'a>,
     /// Per candidate (the first copy of each message id): `$9`..`$12`.
     message_ids: Vec<&'a str>,
     event_types: Vec<String>,
@@ -364,11 +364,11 @@ impl<'a> BatchPlan<'a> {
         let with_change: Vec<usize> = (0..candidates.len())
             .filter(|&c| candidates[c].change.is_some())
             .collect();
-        let changes: Vec<Change> = with_change
-            .iter()
-            .filter_map(|&c| candidates[c].change.clone())
-            .collect();
-        let reduced = reduce(&changes);
+        let reduced = reduce(
+            with_change
+                .iter()
+                .filter_map(|&c| candidates[c].change.as_ref()),
+        );
         let mut roles = vec!["ignored"; candidates.len()];
         for (k, &c) in with_change.iter().enumerate() {
             roles[c] = if reduced.source[reduced.slot_of[k]] == k {

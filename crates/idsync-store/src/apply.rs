@@ -12,10 +12,13 @@
 //! - a deactivation is a delete that also replaces the profile, and is not
 //!   written when the row is already deactivated with that profile.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use idsync_core::{Change, ChangeKind, storable_json, storable_text, storable_time};
+use serde_json::Value;
+use sqlx::types::Json;
 use sqlx::{PgConnection, Row};
 
 use crate::{StoreError, UsersTable};
@@ -76,33 +79,40 @@ impl Outcome {
 
 /// The changes of one batch after keeping, per user, only the one that wins
 /// under the versioning rules, so one statement never touches a row twice.
-pub(crate) struct Reduced {
-    pub winners: Vec<Change>,
+/// Winners borrow their change: a profile is cloned only where a delete
+/// takes over the profile of the upsert it beats.
+pub(crate) struct Reduced<'a> {
+    pub winners: Vec<Cow<'a, Change>>,
     /// For each winner, the index of the input it came from.
     pub source: Vec<usize>,
     /// For each input, the index of its user's winner.
     pub slot_of: Vec<usize>,
 }
 
-pub(crate) fn reduce(changes: &[Change]) -> Reduced {
+pub(crate) fn reduce<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Reduced<'a> {
+    let changes = changes.into_iter();
     let mut reduced = Reduced {
-        winners: Vec::new(),
+        winners: Vec::with_capacity(changes.size_hint().0),
         source: Vec::new(),
-        slot_of: Vec::with_capacity(changes.len()),
+        slot_of: Vec::with_capacity(changes.size_hint().0),
     };
     let mut by_user: HashMap<&str, usize> = HashMap::new();
-    for (index, change) in changes.iter().enumerate() {
+    for (index, change) in changes.enumerate() {
         match by_user.get(change.user_id.as_str()) {
             Some(&slot) => {
                 let current = &reduced.winners[slot];
                 if change.supersedes(current) {
-                    let mut next = change.clone();
                     // A delete keeps the profile it replaces, as the table would.
-                    if let (ChangeKind::Delete { raw_json }, ChangeKind::Upsert(p)) =
-                        (&mut next.kind, &current.kind)
-                    {
-                        *raw_json = p.raw_json.clone();
-                    }
+                    let next = match (&change.kind, &current.kind) {
+                        (ChangeKind::Delete { .. }, ChangeKind::Upsert(p)) => {
+                            let mut next = change.clone();
+                            next.kind = ChangeKind::Delete {
+                                raw_json: p.raw_json.clone(),
+                            };
+                            Cow::Owned(next)
+                        }
+                        _ => Cow::Borrowed(change),
+                    };
                     reduced.winners[slot] = next;
                     reduced.source[slot] = index;
                 }
@@ -111,7 +121,7 @@ pub(crate) fn reduce(changes: &[Change]) -> Reduced {
             None => {
                 by_user.insert(change.user_id.as_str(), reduced.winners.len());
                 reduced.slot_of.push(reduced.winners.len());
-                reduced.winners.push(change.clone());
+                reduced.winners.push(Cow::Borrowed(change));
                 reduced.source.push(index);
             }
         }
@@ -123,8 +133,10 @@ pub(crate) fn reduce(changes: &[Change]) -> Reduced {
 /// array per column, in user-id order: concurrent batches (other replicas,
 /// backfill, the applier's other batches in flight) then lock rows in the
 /// same order and cannot deadlock on them.
-pub(crate) struct Rows {
-    raw: Vec<serde_json::Value>,
+pub(crate) struct Rows<'a> {
+    /// Borrowed from the changes: profiles are serialized straight into
+    /// the statement's parameters, never copied.
+    raw: Vec<Json<Cow<'a, Value>>>,
     pub ids: Vec<String>,
     names: Vec<Option<String>>,
     emails: Vec<Option<String>>,
@@ -136,8 +148,8 @@ pub(crate) struct Rows {
     pub deactivated: Vec<String>,
 }
 
-impl Rows {
-    pub(crate) fn new(winners: &[Change]) -> Self {
+impl<'a> Rows<'a> {
+    pub(crate) fn new(winners: &'a [Cow<'_, Change>]) -> Self {
         let mut order: Vec<usize> = (0..winners.len()).collect();
         order.sort_by(|&a, &b| winners[a].user_id.cmp(&winners[b].user_id));
         let n = winners.len();
@@ -159,7 +171,7 @@ impl Rows {
                 // Rule 7: what Postgres cannot hold is cleaned here, where every
                 // path to the table meets (see idsync_core's `storable`).
                 ChangeKind::Upsert(p) | ChangeKind::Deactivate(p) => {
-                    rows.raw.push(storable_json(&p.raw_json).into_owned());
+                    rows.raw.push(Json(storable_json(&p.raw_json)));
                     rows.names
                         .push(p.name.as_deref().map(|s| storable_text(s).into_owned()));
                     rows.emails
@@ -173,7 +185,7 @@ impl Rows {
                     }
                 }
                 ChangeKind::Delete { raw_json } => {
-                    rows.raw.push(storable_json(raw_json).into_owned());
+                    rows.raw.push(Json(storable_json(raw_json)));
                     rows.names.push(None);
                     rows.emails.push(None);
                     rows.created.push(None);

@@ -16,15 +16,15 @@ pub(crate) fn user_version(user: &Value) -> Option<Version> {
 
 /// Maps a Clerk user object to the table's columns: name from first and
 /// last name (else the username), email from `primary_email_address_id`.
-pub fn profile(user: &Value) -> Result<Profile, DecodeError> {
-    let full_name = [opt_str(user, "first_name"), opt_str(user, "last_name")]
+pub fn profile(user: Value) -> Result<Profile, DecodeError> {
+    let full_name = [opt_str(&user, "first_name"), opt_str(&user, "last_name")]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()
         .join(" ");
     let name = Some(full_name)
         .filter(|n| !n.is_empty())
-        .or_else(|| opt_str(user, "username"));
+        .or_else(|| opt_str(&user, "username"));
     let primary = user.get("primary_email_address_id").and_then(Value::as_str);
     let email = primary.and_then(|primary| {
         user.get("email_addresses")?
@@ -34,20 +34,20 @@ pub fn profile(user: &Value) -> Result<Profile, DecodeError> {
             .and_then(|e| opt_str(e, "email_address"))
     });
     Ok(Profile {
-        id: user_id(user)?,
+        id: user_id(&user)?,
         name,
         email,
         created_at: user
             .get("created_at")
             .and_then(Value::as_i64)
             .and_then(DateTime::from_timestamp_millis),
-        raw_json: user.clone(),
+        raw_json: user,
     })
 }
 
 /// A user read through the API: its own `updated_at`, else `asked`.
-pub(crate) fn read_change(user: &Value, asked: Version) -> Result<Change, DecodeError> {
-    let version = user_version(user).unwrap_or(asked);
+pub(crate) fn read_change(user: Value, asked: Version) -> Result<Change, DecodeError> {
+    let version = user_version(&user).unwrap_or(asked);
     Ok(Change::upsert(profile(user)?, version))
 }
 
@@ -59,7 +59,7 @@ mod tests {
     #[test]
     fn name_falls_back_to_username_and_email_to_none() {
         let u = json!({"id": "user_1", "first_name": null, "last_name": "", "username": "ann", "email_addresses": [], "primary_email_address_id": null});
-        let p = profile(&u).unwrap();
+        let p = profile(u).unwrap();
         assert_eq!(p.name.as_deref(), Some("ann"));
         assert_eq!(p.email, None);
     }

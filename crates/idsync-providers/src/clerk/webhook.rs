@@ -12,20 +12,21 @@ use crate::svix::WebhookMeta;
 
 /// The event type and its effect, from a verified body.
 pub fn decode(meta: &WebhookMeta, body: &[u8]) -> Result<(String, Effect), DecodeError> {
-    let (event_type, value) = envelope(body)?;
-    let data = value
-        .get("data")
-        .filter(|d| d.is_object())
-        .ok_or(DecodeError::NotAnObject);
+    let (event_type, mut value) = envelope(body)?;
     let envelope_version = value
         .get("timestamp")
         .and_then(Value::as_i64)
         .and_then(Version::from_unix_millis)
         .or_else(|| meta.created());
+    let data = value
+        .get_mut("data")
+        .map(Value::take)
+        .filter(Value::is_object)
+        .ok_or(DecodeError::NotAnObject);
     let change = match event_type.as_str() {
         "user.created" | "user.updated" => {
             let data = data?;
-            let version = user_version(data)
+            let version = user_version(&data)
                 .or(envelope_version)
                 .ok_or(DecodeError::MissingVersion)?;
             Change::upsert(profile(data)?, version)
@@ -33,7 +34,7 @@ pub fn decode(meta: &WebhookMeta, body: &[u8]) -> Result<(String, Effect), Decod
         "user.deleted" => {
             let data = data?;
             let version = envelope_version.ok_or(DecodeError::MissingVersion)?;
-            Change::delete(user_id(data)?, version, data.clone())
+            Change::delete(user_id(&data)?, version, data)
         }
         _ => return Ok((event_type, Effect::Ignore)),
     };

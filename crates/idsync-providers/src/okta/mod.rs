@@ -144,7 +144,7 @@ impl Connector for Connection {
         Some(Box::pin(self.client.create_app(request, dry_run)))
     }
 
-    fn read_change(&self, user: &Value, asked: Version) -> Result<Change, DecodeError> {
+    fn read_change(&self, user: Value, asked: Version) -> Result<Change, DecodeError> {
         user::read_change(user, asked)
     }
 

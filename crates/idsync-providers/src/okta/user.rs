@@ -33,7 +33,7 @@ pub(crate) fn version(user: &Value) -> Option<Version> {
 
 /// Maps an Okta user to the table's columns: the name is `displayName`,
 /// else `firstName lastName`, else `login`.
-pub fn profile(user: &Value) -> Result<Profile, DecodeError> {
+pub fn profile(user: Value) -> Result<Profile, DecodeError> {
     let p = user.get("profile").filter(|p| p.is_object());
     let field = |key: &str| p.and_then(|p| opt_str(p, key));
     let full_name = [field("firstName"), field("lastName")]
@@ -45,20 +45,20 @@ pub fn profile(user: &Value) -> Result<Profile, DecodeError> {
         .or_else(|| Some(full_name).filter(|n| !n.is_empty()))
         .or_else(|| field("login"));
     Ok(Profile {
-        id: user_id(user)?,
+        id: user_id(&user)?,
         name,
         email: field("email"),
-        created_at: timestamp(user, "created"),
-        raw_json: user.clone(),
+        created_at: timestamp(&user, "created"),
+        raw_json: user,
     })
 }
 
 /// The change for a user read through the API: its own version (`asked`
 /// only when Okta gave neither timestamp), a delete when deprovisioned.
-pub(crate) fn read_change(user: &Value, asked: Version) -> Result<Change, DecodeError> {
-    let version = version(user).unwrap_or(asked);
+pub(crate) fn read_change(user: Value, asked: Version) -> Result<Change, DecodeError> {
+    let version = version(&user).unwrap_or(asked);
     if user.get("status").and_then(Value::as_str) == Some("DEPROVISIONED") {
-        return Ok(Change::delete(user_id(user)?, version, user.clone()));
+        return Ok(Change::delete(user_id(&user)?, version, user));
     }
     Ok(Change::upsert(profile(user)?, version))
 }
@@ -99,7 +99,7 @@ mod tests {
     #[test]
     fn maps_the_documented_user() {
         let asked = Version::from_unix_seconds(2_000_000_000).unwrap();
-        let change = read_change(&documented(), asked).unwrap();
+        let change = read_change(documented(), asked).unwrap();
         assert_eq!(change.user_id.as_str(), "00ub0oNGTSWTBKOLGLNR");
         assert_eq!(
             change.version.at(),
@@ -118,12 +118,9 @@ mod tests {
     fn display_name_wins_and_login_is_the_last_resort() {
         let mut u = documented();
         u["profile"]["displayName"] = json!("Ike");
-        assert_eq!(profile(&u).unwrap().name.as_deref(), Some("Ike"));
+        assert_eq!(profile(u).unwrap().name.as_deref(), Some("Ike"));
         let u = json!({"id": "00u1", "profile": {"login": "ike@example.com"}});
-        assert_eq!(
-            profile(&u).unwrap().name.as_deref(),
-            Some("ike@example.com")
-        );
+        assert_eq!(profile(u).unwrap().name.as_deref(), Some("ike@example.com"));
     }
 
     #[test]
@@ -132,7 +129,7 @@ mod tests {
         u["status"] = json!("DEPROVISIONED");
         u["statusChanged"] = json!("2014-01-01T00:00:00.000Z");
         let asked = Version::from_unix_seconds(2_000_000_000).unwrap();
-        let change = read_change(&u, asked).unwrap();
+        let change = read_change(u.clone(), asked).unwrap();
         assert!(change.is_delete());
         assert_eq!(change.version.at().timestamp(), 1_388_534_400);
     }

@@ -204,7 +204,7 @@ impl Connector for Connection {
         )))
     }
 
-    fn read_change(&self, _user: &Value, _asked: Version) -> Result<Change, DecodeError> {
+    fn read_change(&self, _user: Value, _asked: Version) -> Result<Change, DecodeError> {
         Err(DecodeError::Invalid(NO_PULL.to_owned()))
     }
 

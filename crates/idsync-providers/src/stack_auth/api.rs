@@ -183,7 +183,7 @@ pub fn decode_page(body: &[u8], asked: Version) -> Result<(Vec<Change>, Option<S
         return Err(ApiError::Body("no items array".to_owned()));
     };
     let changes = items
-        .iter()
+        .into_iter()
         .map(|u| read_change(u, asked))
         .collect::<Result<Vec<_>, _>>()?;
     Ok((changes, next))

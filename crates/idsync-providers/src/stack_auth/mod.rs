@@ -107,7 +107,7 @@ impl Connector for Connection {
         svix::receive(&self.verifier, push, webhook::decode)
     }
 
-    fn read_change(&self, user: &Value, asked: Version) -> Result<Change, DecodeError> {
+    fn read_change(&self, user: Value, asked: Version) -> Result<Change, DecodeError> {
         user::read_change(user, asked)
     }
 

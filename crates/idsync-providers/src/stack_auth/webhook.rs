@@ -2,6 +2,7 @@
 //! `user.deleted` carry the user; other types are ignored.
 
 use idsync_core::Change;
+use serde_json::Value;
 
 use super::user::profile;
 use crate::DecodeError;
@@ -11,17 +12,18 @@ use crate::svix::WebhookMeta;
 
 /// The event type and its effect, from a verified body.
 pub fn decode(meta: &WebhookMeta, body: &[u8]) -> Result<(String, Effect), DecodeError> {
-    let (event_type, value) = envelope(body)?;
+    let (event_type, mut value) = envelope(body)?;
     let data = value
-        .get("data")
-        .filter(|d| d.is_object())
+        .get_mut("data")
+        .map(Value::take)
+        .filter(Value::is_object)
         .ok_or(DecodeError::NotAnObject);
     let version = meta.created().ok_or(DecodeError::MissingVersion)?;
     let change = match event_type.as_str() {
         "user.created" | "user.updated" => Change::upsert(profile(data?)?, version),
         "user.deleted" => {
             let data = data?;
-            Change::delete(user_id(data)?, version, data.clone())
+            Change::delete(user_id(&data)?, version, data)
         }
         _ => return Ok((event_type, Effect::Ignore)),
     };
