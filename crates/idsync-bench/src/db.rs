@@ -114,6 +114,7 @@ impl Db {
             rtt: round_trip,
             url,
             dir: self.work_dir.clone(),
+            pg_data: self.data_dir.clone(),
         };
         let measured = place.measure_round_trip().await?;
         note(format_args!(
@@ -141,6 +142,8 @@ pub struct Place<'a> {
     pub url: String,
     /// Their working directory.
     pub dir: PathBuf,
+    /// The server's data directory, to find its processes.
+    pub pg_data: PathBuf,
 }
 
 impl Place<'_> {

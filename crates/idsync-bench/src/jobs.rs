@@ -10,6 +10,7 @@ use idsync_core::SqlIdent;
 use idsync_emulator::{Emulator, EmulatorConfig, ProviderKind, RateLimit};
 use idsync_store::UsersTable;
 
+use crate::cpu::CpuSnapshot;
 use crate::db::{Place, verify};
 use crate::process::{self, Spec, Usage};
 use crate::report::{Output, Record, mib, note};
@@ -114,8 +115,10 @@ async fn jobs(place: &Place<'_>, api: &Api, report: &Report, emulator: &Emulator
 
     note(format_args!("backfilling {kind} ..."));
     let started = Instant::now();
+    let cpu_before = CpuSnapshot::take(&place.pg_data);
     let usage = process::run_to_end(&job(&["backfill"])).await?;
     let elapsed = started.elapsed();
+    let cpu_after = CpuSnapshot::take(&place.pg_data);
     let counts = last_run(place, &connection, "backfill").await?;
     let loaded = verify(place.pool, &table, emulator).await?;
     if counts.added != loaded as i64 {
@@ -130,7 +133,10 @@ async fn jobs(place: &Place<'_>, api: &Api, report: &Report, emulator: &Emulator
             counts,
             elapsed,
             usage,
-            format!("{loaded} users, verified"),
+            format!(
+                "{loaded} users, verified; {}",
+                cpu_after.note_since(cpu_before, loaded)
+            ),
         )
         .print(report.output);
     }
@@ -150,8 +156,10 @@ async fn jobs(place: &Place<'_>, api: &Api, report: &Report, emulator: &Emulator
     tokio::time::sleep(MARGIN_WAIT).await;
     note(format_args!("reconciling {kind} ..."));
     let started = Instant::now();
+    let cpu_before = CpuSnapshot::take(&place.pg_data);
     let usage = process::run_to_end(&job(&["reconcile", "--full"])).await?;
     let elapsed = started.elapsed();
+    let cpu_after = CpuSnapshot::take(&place.pg_data);
     let counts = last_run(place, &connection, "reconcile").await?;
     let after = verify(place.pool, &table, emulator).await?;
     let written = counts.added + counts.updated + counts.deleted;
@@ -164,9 +172,10 @@ async fn jobs(place: &Place<'_>, api: &Api, report: &Report, emulator: &Emulator
         elapsed,
         usage,
         format!(
-            "{changes} changed; wrote {written} of {rows} rows ({:.2}%); peak RSS {:.0} MiB; {after} users, verified",
+            "{changes} changed; wrote {written} of {rows} rows ({:.2}%); peak RSS {:.0} MiB; {after} users, verified; {}",
             written as f64 * 100.0 / rows.max(1) as f64,
             mib(usage.peak_rss_kib),
+            cpu_after.note_since(cpu_before, after),
         ),
     )
     .print(report.output);

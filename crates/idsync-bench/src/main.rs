@@ -10,6 +10,7 @@
 //! table ends up matching the emulator, so a fast but wrong run shows.
 //! See `docs/benchmarks.md`.
 
+mod cpu;
 mod db;
 mod handwritten;
 mod jobs;

@@ -30,7 +30,7 @@ pub const USAGE_FILE_ENV: &str = "IDSYNC_BENCH_USAGE_FILE";
 
 /// The kernel's clock ticks per second for /proc times (`USER_HZ`): fixed
 /// at 100 in the Linux ABI on every architecture idsync builds for.
-const TICKS_PER_SECOND: u64 = 100;
+pub const TICKS_PER_SECOND: u64 = 100;
 
 /// What a process used: its peak resident memory and its CPU time.
 #[derive(Debug, Clone, Copy, Default)]

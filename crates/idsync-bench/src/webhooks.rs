@@ -20,6 +20,7 @@ use idsync_store::UsersTable;
 use sqlx::postgres::PgListener;
 use tokio::task::JoinSet;
 
+use crate::cpu::CpuSnapshot;
 use crate::db::{Place, verify};
 use crate::handwritten;
 use crate::process::{self, Server, Spec, Usage};
@@ -178,7 +179,9 @@ impl<'a> Run<'a> {
             "{scenario}: delivering with {concurrency} concurrent senders ..."
         ));
         let before = self.server.usage()?;
+        let cpu_before = CpuSnapshot::take(&self.setup.place.pg_data);
         let (elapsed, latencies) = deliver(&self.sender, events.clone(), concurrency).await?;
+        let cpu = CpuSnapshot::take(&self.setup.place.pg_data).note_since(cpu_before, events.len());
         let usage = used_since(before, self.server.usage()?);
         let per_commit = self.per_commit(&events).await?;
         let users = verify(self.setup.place.pool, &self.table, &self.emulator).await?;
@@ -192,7 +195,7 @@ impl<'a> Run<'a> {
             latencies,
             per_commit,
             usage,
-            notes: format!("{users} users, verified"),
+            notes: format!("{users} users, verified; {cpu}"),
         }
         .print(self.setup.output);
         Ok(())
