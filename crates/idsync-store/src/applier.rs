@@ -7,9 +7,18 @@
 //! batch. Up to [`IN_FLIGHT`] batches run at once; under load, batches grow
 //! by themselves while those are in flight; idle, a request is applied at
 //! once.
+//!
+//! Under load, answers go out a batch at a time, so the senders' next
+//! requests arrive as a burst. A slot freed while other batches are in
+//! flight therefore lingers a little (a quarter of a recent batch's
+//! duration, at most [`MAX_LINGER`]) to take the burst in one batch: taken
+//! at once, the first request of the burst would hold a slot for a whole
+//! round trip alone while the rest waited for the next one.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use idsync_core::{Change, EventType, InvalidInput, MessageId};
 use sqlx::{PgPool, Row};
@@ -23,10 +32,15 @@ pub const MAX_BATCH: usize = 1000;
 
 /// Batches applied at once per connection, each on a pooled connection.
 /// With the database a network round trip away, one batch at a time would
-/// leave it idle for most of each round trip. Safe: every batch locks the
+/// leave it idle for most of each round trip; with lingering slots
+/// (below) batches stay large, so eight cost little when it is near (of a
+/// pool of 20, which jobs and the console share). Safe: every batch locks the
 /// rows it writes in user-id order, and the versioning rules do not depend
 /// on the order in which batches commit.
-pub const IN_FLIGHT: usize = 4;
+pub const IN_FLIGHT: usize = 8;
+
+/// The longest a freed slot waits for a burst of requests.
+const MAX_LINGER: Duration = Duration::from_millis(2);
 
 /// Retries of a batch that Postgres aborted as a deadlock or serialization
 /// failure with a concurrent one, or whose connection had died.
@@ -123,6 +137,8 @@ async fn run(
 ) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     let shared = Arc::new((pool, connection, table));
+    // A moving average of how long a batch takes, in microseconds.
+    let batch_micros = Arc::new(AtomicU64::new(0));
     // A slot first, then the batch: while every slot is busy, requests
     // queue and the next batch grows.
     while let Ok(slot) = Arc::clone(&slots).acquire_owned().await {
@@ -130,15 +146,40 @@ async fn run(
         if receiver.recv_many(&mut batch, MAX_BATCH).await == 0 {
             break;
         }
+        if slots.available_permits() + 1 < IN_FLIGHT {
+            let linger = Duration::from_micros(batch_micros.load(Ordering::Relaxed) / 4);
+            take_burst(&mut receiver, &mut batch, linger.min(MAX_LINGER)).await;
+        }
         let shared = Arc::clone(&shared);
+        let batch_micros = Arc::clone(&batch_micros);
         tokio::spawn(async move {
             let (pool, connection, table) = &*shared;
+            let started = Instant::now();
             apply_and_answer(pool, connection, table, batch).await;
+            let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let average = batch_micros.load(Ordering::Relaxed);
+            batch_micros.store(average - average / 8 + took / 8, Ordering::Relaxed);
             drop(slot);
         });
     }
     // Finish the batches in flight before the task ends.
     let _ = slots.acquire_many(IN_FLIGHT as u32).await;
+}
+
+/// Adds to `batch` what arrives within `linger`, up to [`MAX_BATCH`].
+async fn take_burst(
+    receiver: &mut mpsc::Receiver<(Delivery, Reply)>,
+    batch: &mut Vec<(Delivery, Reply)>,
+    linger: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + linger;
+    while batch.len() < MAX_BATCH {
+        let room = MAX_BATCH - batch.len();
+        match tokio::time::timeout_at(deadline, receiver.recv_many(batch, room)).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
 }
 
 async fn apply_and_answer(

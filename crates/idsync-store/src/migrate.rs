@@ -240,6 +240,21 @@ pub async fn is_migrated(pool: &PgPool, tables: &[UsersTable]) -> Result<bool, S
     Ok(true)
 }
 
+/// Whether the server can compress with LZ4 (PostgreSQL 14 and later,
+/// when built with it). A profile is a few kB of JSON, over the size at
+/// which Postgres compresses a value; LZ4 does it in a fraction of the CPU
+/// time of the default `pglz` (about a tenth of the server's CPU per
+/// webhook was `pglz_compress`), and reads it back faster.
+async fn supports_lz4(tx: &mut Transaction<'_, Postgres>) -> Result<bool, StoreError> {
+    let lz4: Option<bool> = sqlx::query_scalar(
+        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'",
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .flatten();
+    Ok(lz4.unwrap_or(false))
+}
+
 /// Columns the users table must have: (name, information_schema data_type).
 const REQUIRED_COLUMNS: &[(&str, &str)] = &[
     ("raw_json", "jsonb"),
@@ -268,10 +283,15 @@ async fn ensure_users_table(
     if existing.is_empty() {
         let qualified = table.qualified();
         let index = format!("\"{}_deleted_at_idx\"", table.table);
+        let compression = if supports_lz4(tx).await? {
+            "COMPRESSION lz4"
+        } else {
+            ""
+        };
         sqlx::raw_sql(&format!(
             "CREATE SCHEMA IF NOT EXISTS {schema};
              CREATE TABLE {qualified} (
-                 raw_json   jsonb NOT NULL,
+                 raw_json   jsonb {compression} NOT NULL,
                  id         text PRIMARY KEY,
                  name       text,
                  email      text,

@@ -50,6 +50,15 @@ async fn migrate_is_idempotent_and_safe_to_run_concurrently() {
     .await
     .unwrap();
     assert!(indexed, "index on deleted_at");
+    // The test server is built with LZ4, so profiles are compressed with it.
+    let compression: String = sqlx::query_scalar(
+        "SELECT attcompression::text FROM pg_attribute
+          WHERE attrelid = 'neon_auth.clerk_users'::regclass AND attname = 'raw_json'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(compression, "l", "raw_json compressed with lz4");
     assert_eq!(
         count(
             &db.pool,
