@@ -10,7 +10,7 @@
 //!
 //! Under load, answers go out a batch at a time, so the senders' next
 //! requests arrive as a burst. A slot freed while other batches are in
-//! flight therefore lingers a little (a quarter of a recent batch's
+//! flight therefore lingers a little (an eighth of a recent batch's
 //! duration, at most [`MAX_LINGER`]) to take the burst in one batch: taken
 //! at once, the first request of the burst would hold a slot for a whole
 //! round trip alone while the rest waited for the next one.
@@ -147,7 +147,7 @@ async fn run(
             break;
         }
         if slots.available_permits() + 1 < IN_FLIGHT {
-            let linger = Duration::from_micros(batch_micros.load(Ordering::Relaxed) / 4);
+            let linger = Duration::from_micros(batch_micros.load(Ordering::Relaxed) / 8);
             take_burst(&mut receiver, &mut batch, linger.min(MAX_LINGER)).await;
         }
         let shared = Arc::clone(&shared);
