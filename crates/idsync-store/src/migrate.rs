@@ -105,8 +105,9 @@ CREATE INDEX served_requests_recent_idx ON idsync.served_requests (connection, i
 "#,
     // 6, sync_run_pages: the pages of an offset-paged backfill, which
     // commit out of order. `page` counts from the run's `page_base` cursor;
-    // `cursor` stays the end of the contiguous prefix, `cursor_page` pages
-    // after `page_base`.
+    // `cursor` stays where the contiguous prefix of committed pages ends,
+    // `cursor_page` pages after `page_base` (while pages are being written,
+    // at or behind it).
     r#"
 ALTER TABLE idsync.sync_runs ADD COLUMN page_base jsonb, ADD COLUMN cursor_page bigint;
 

@@ -277,8 +277,9 @@ pub async fn paged_progress(pool: &PgPool, run_id: i64) -> Result<PagedProgress,
 pub struct NumberedPage<'a> {
     pub page: i64,
     pub last: bool,
-    /// Pages from the base all committed once this one is: a lower bound,
-    /// since pages in flight elsewhere may commit first.
+    /// Pages from the base all committed once this one is, as far as the
+    /// writer knew: a lower bound, since pages written beside it may
+    /// commit first ([`save_prefix`] saves the exact one at the end).
     pub prefix: i64,
     /// The cursor after those `prefix` pages, shown as the run's `cursor`.
     pub prefix_cursor: Option<&'a serde_json::Value>,
@@ -323,6 +324,23 @@ pub async fn record_numbered_page(
     .execute(conn)
     .await?;
     Ok(recorded.rows_affected() == 1)
+}
+
+/// Saves where the contiguous prefix of an offset-paged backfill ends,
+/// once no page is being written.
+pub async fn save_prefix(
+    pool: &PgPool,
+    run_id: i64,
+    prefix: i64,
+    cursor: Option<&serde_json::Value>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE idsync.sync_runs SET cursor = $2, cursor_page = $3 WHERE id = $1")
+        .bind(run_id)
+        .bind(cursor.map(|c| storable_json(c).into_owned()))
+        .bind(prefix)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 pub async fn finish(pool: &PgPool, run_id: i64, error: Option<&str>) -> Result<RunRow, StoreError> {

@@ -138,33 +138,48 @@ async fn concurrent(
     let mut failure: Option<SyncError> = None;
     let mut listing = true;
     loop {
-        tokio::select! {
+        let event = tokio::select! {
             page = pages.recv(), if listing && failure.is_none() && writing.len() < PAGES_WRITING => {
-                match page {
-                    Some(Ok(page)) => {
-                        let prefix = committed.prefix_with(page.number);
-                        let cursor = target.provider.cursor_ahead(base.as_ref(), prefix.unsigned_abs());
-                        writing.push(write_numbered(target, run_id, page, prefix, cursor));
-                    }
-                    Some(Err(e)) => failure = Some(e.into()),
-                    None => listing = false,
-                }
+                Event::Fetched(page)
             }
-            Some(written) = writing.next(), if !writing.is_empty() => match written {
-                Ok((number, c)) => {
-                    committed.insert(number);
-                    *counts += c;
-                    progress.page(*counts);
-                }
-                Err(e) => {
-                    failure.get_or_insert(e.into());
-                }
-            },
+            Some(written) = writing.next(), if !writing.is_empty() => Event::Written(written),
             else => break,
+        };
+        match event {
+            Event::Fetched(Some(Ok(page))) => {
+                if page.last {
+                    committed.end = Some(page.number);
+                }
+                let prefix = committed.prefix_with(page.number);
+                let cursor = committed.cursor_after(target.provider, base.as_ref(), prefix);
+                writing.push(write_numbered(target, run_id, page, prefix, cursor));
+            }
+            Event::Fetched(Some(Err(e))) => failure = Some(e.into()),
+            Event::Fetched(None) => listing = false,
+            Event::Written(Ok((number, c))) => {
+                committed.insert(number);
+                *counts += c;
+                progress.page(*counts);
+            }
+            Event::Written(Err(e)) => {
+                failure.get_or_insert(e.into());
+            }
         }
     }
     fetcher.abort();
-    failure.map_or(Ok(()), Err)
+    // Each page saved the prefix it knew of when it was written, which may
+    // lag the commits of the pages written beside it: save the exact one.
+    let cursor = committed.cursor_after(target.provider, base.as_ref(), committed.prefix);
+    let saved = runs::save_prefix(target.pool, run_id, committed.prefix, cursor.as_ref()).await;
+    match (failure, saved) {
+        (Some(e), saved) => {
+            if let Err(s) = saved {
+                tracing::warn!(run_id, error = %s, "could not save the backfill's cursor");
+            }
+            Err(e)
+        }
+        (None, saved) => Ok(saved?),
+    }
 }
 
 /// Pages fetched at once by [`concurrent`] (150 ms away at 100 requests a
@@ -182,6 +197,13 @@ const PAGES_WRITING: usize = 4;
 /// Attempts after the first for a page write that met a concurrent
 /// transaction (a deadlock with a webhook batch) or lost its connection.
 const WRITE_RETRIES: u32 = 3;
+
+/// What [`concurrent`] waits for.
+enum Event {
+    /// The next fetched page, or `None` once the listing is done.
+    Fetched(Option<Result<NumberedPage, ApiError>>),
+    Written(Result<(i64, RunCounts), idsync_store::StoreError>),
+}
 
 /// A fetched page and its number counted from the run's base cursor.
 struct NumberedPage {
@@ -222,11 +244,13 @@ impl Plan {
 }
 
 /// The pages committed so far: the contiguous prefix from page 0, and
-/// those beyond it.
+/// those beyond it; and the number of the page that ends the listing,
+/// once known.
 #[derive(Debug, Default)]
 struct Committed {
     prefix: i64,
     beyond: BTreeSet<i64>,
+    end: Option<i64>,
 }
 
 impl Committed {
@@ -234,6 +258,9 @@ impl Committed {
         let mut c = Self::default();
         for page in committed {
             c.insert(page.page);
+            if page.last {
+                c.end = Some(page.page);
+            }
         }
         c
     }
@@ -243,6 +270,20 @@ impl Committed {
         while self.beyond.remove(&self.prefix) {
             self.prefix += 1;
         }
+    }
+
+    /// The cursor after the first `prefix` pages; none past the last page,
+    /// where there is nothing left to resume.
+    fn cursor_after(
+        &self,
+        provider: &Provider,
+        base: Option<&Value>,
+        prefix: i64,
+    ) -> Option<Value> {
+        if self.end.is_some_and(|end| prefix > end) {
+            return None;
+        }
+        provider.cursor_ahead(base, prefix.unsigned_abs())
     }
 
     /// The prefix once `page` commits too.
