@@ -374,3 +374,57 @@ async fn backfill_interrupted_before_pages_were_numbered_resumes_from_its_cursor
         "pages numbered from the old cursor; no user listed twice"
     );
 }
+
+/// A page write that Postgres aborts as a deadlock (as with a webhook batch
+/// locking the same users) is written again: the run completes, each user
+/// and page once.
+#[tokio::test]
+async fn page_aborted_as_a_deadlock_is_written_again() {
+    let db = postgres().await;
+    let emu = emulator(ProviderKind::Clerk, 2_000).await;
+    let cfg = config(&db.url, &[Conn::new("main", &emu)]);
+    assert!(cli(&cfg.path(), &["migrate"]).await.status.success());
+    let victim = emu.user_ids()[1200].clone();
+    assert!(
+        victim
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    );
+    // A sequence, unlike a table, keeps counting when the transaction
+    // that advanced it rolls back: only the first attempt fails.
+    sqlx::raw_sql(&format!(
+        "CREATE SEQUENCE public.deadlocks;
+         CREATE FUNCTION public.deadlock_once() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF nextval('public.deadlocks') = 1 THEN
+                 RAISE EXCEPTION 'deadlock detected (test)' USING ERRCODE = '40P01';
+             END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER deadlock_once BEFORE INSERT ON {TABLE} FOR EACH ROW
+         WHEN (NEW.id = '{victim}') EXECUTE FUNCTION public.deadlock_once();"
+    ))
+    .execute(&db.pool)
+    .await
+    .unwrap();
+
+    let out = cli(&cfg.path(), &["backfill"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        count(&db.pool, "SELECT last_value FROM public.deadlocks").await,
+        2,
+        "the page was aborted once, then written"
+    );
+    assert_mirrors(&db.pool, TABLE, &emu).await;
+    let run: (String, i64, i64, i64) = sqlx::query_as(
+        "SELECT status, pages, seen, added FROM idsync.sync_runs WHERE kind = 'backfill'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(run, ("completed".into(), 5, 2000, 2000));
+}
