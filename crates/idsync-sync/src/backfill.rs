@@ -171,15 +171,13 @@ async fn concurrent(
     // lag the commits of the pages written beside it: save the exact one.
     let cursor = committed.cursor_after(target.provider, base.as_ref(), committed.prefix);
     let saved = runs::save_prefix(target.pool, run_id, committed.prefix, cursor.as_ref()).await;
-    match (failure, saved) {
-        (Some(e), saved) => {
-            if let Err(s) = saved {
-                tracing::warn!(run_id, error = %s, "could not save the backfill's cursor");
-            }
-            Err(e)
+    if let Some(e) = failure {
+        if let Err(s) = saved {
+            tracing::warn!(run_id, error = %s, "could not save the backfill's cursor");
         }
-        (None, saved) => Ok(saved?),
+        return Err(e);
     }
+    Ok(saved?)
 }
 
 /// Pages fetched at once by [`concurrent`] (150 ms away at 100 requests a
@@ -282,6 +280,9 @@ impl Committed {
     ) -> Option<Value> {
         if self.end.is_some_and(|end| prefix > end) {
             return None;
+        }
+        if prefix == 0 {
+            return base.cloned();
         }
         provider.cursor_ahead(base, prefix.unsigned_abs())
     }
