@@ -103,6 +103,21 @@ CREATE TABLE idsync.served_requests (
 );
 CREATE INDEX served_requests_recent_idx ON idsync.served_requests (connection, id DESC);
 "#,
+    // 6, sync_run_pages: the pages of an offset-paged backfill, which
+    // commit out of order. `page` counts from the run's `page_base` cursor;
+    // `cursor` stays where the contiguous prefix of committed pages ends,
+    // `cursor_page` pages after `page_base` (while pages are being written,
+    // at or behind it).
+    r#"
+ALTER TABLE idsync.sync_runs ADD COLUMN page_base jsonb, ADD COLUMN cursor_page bigint;
+
+CREATE TABLE idsync.sync_run_pages (
+    run_id bigint NOT NULL REFERENCES idsync.sync_runs (id) ON DELETE CASCADE,
+    page   bigint NOT NULL,
+    last   boolean NOT NULL,
+    PRIMARY KEY (run_id, page)
+);
+"#,
 ];
 
 /// Creates or upgrades the bookkeeping schema and every users table.

@@ -226,6 +226,123 @@ pub async fn record_page(
     Ok(())
 }
 
+/// Where an offset-paged backfill stands: its pages are numbered from
+/// `base` (the cursor of page 0), and `committed` are those written, in
+/// order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PagedProgress {
+    pub base: Option<serde_json::Value>,
+    pub committed: Vec<CommittedPage>,
+}
+
+/// A page of an offset-paged backfill whose rows are in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct CommittedPage {
+    pub page: i64,
+    /// The page that ended the listing.
+    pub last: bool,
+}
+
+/// The numbered pages `run_id` committed so far. A run without any counts
+/// its pages from its `cursor`: that is where a run interrupted before
+/// pages were numbered (an older idsync) resumes, or the start.
+pub async fn paged_progress(pool: &PgPool, run_id: i64) -> Result<PagedProgress, StoreError> {
+    sqlx::query(
+        "UPDATE idsync.sync_runs SET page_base = cursor, cursor_page = 0
+          WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM idsync.sync_run_pages WHERE run_id = $1)",
+    )
+    .bind(run_id)
+    .execute(pool)
+    .await?;
+    let base: Option<serde_json::Value> =
+        sqlx::query_scalar("SELECT page_base FROM idsync.sync_runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_one(pool)
+            .await?;
+    let committed = sqlx::query_as(
+        "SELECT page, last FROM idsync.sync_run_pages WHERE run_id = $1 ORDER BY page",
+    )
+    .bind(run_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(PagedProgress {
+        base: base.filter(|b| !b.is_null()),
+        committed,
+    })
+}
+
+/// A numbered page being written, and what the run's contiguous prefix
+/// will be once it commits.
+#[derive(Debug, Clone, Copy)]
+pub struct NumberedPage<'a> {
+    pub page: i64,
+    pub last: bool,
+    /// Pages from the base all committed once this one is, as far as the
+    /// writer knew: a lower bound, since pages written beside it may
+    /// commit first ([`save_prefix`] saves the exact one at the end).
+    pub prefix: i64,
+    /// The cursor after those `prefix` pages, shown as the run's `cursor`.
+    pub prefix_cursor: Option<&'a serde_json::Value>,
+}
+
+/// Records a numbered page and adds its counts to the run, in one
+/// statement inside the transaction that applied it; the run's row is
+/// locked only from here to the commit. Returns false, changing nothing,
+/// if the page is already recorded (an earlier attempt committed although
+/// its connection broke before saying so): the caller rolls back.
+pub async fn record_numbered_page(
+    conn: &mut PgConnection,
+    run_id: i64,
+    page: NumberedPage<'_>,
+    counts: RunCounts,
+) -> Result<bool, StoreError> {
+    let recorded = sqlx::query(
+        "WITH page AS (
+             INSERT INTO idsync.sync_run_pages (run_id, page, last) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING RETURNING run_id
+         )
+         UPDATE idsync.sync_runs r
+            SET cursor = CASE WHEN $4 > coalesce(r.cursor_page, 0) THEN $5 ELSE r.cursor END,
+                cursor_page = greatest(coalesce(r.cursor_page, 0), $4),
+                pages = r.pages + $6, seen = r.seen + $7, added = r.added + $8,
+                updated = r.updated + $9, deleted = r.deleted + $10,
+                unchanged = r.unchanged + $11
+           FROM page WHERE r.id = page.run_id",
+    )
+    .bind(run_id)
+    .bind(page.page)
+    .bind(page.last)
+    .bind(page.prefix)
+    // A cursor holds provider values.
+    .bind(page.prefix_cursor.map(|c| storable_json(c).into_owned()))
+    .bind(counts.pages)
+    .bind(counts.seen)
+    .bind(counts.added)
+    .bind(counts.updated)
+    .bind(counts.deleted)
+    .bind(counts.unchanged)
+    .execute(conn)
+    .await?;
+    Ok(recorded.rows_affected() == 1)
+}
+
+/// Saves where the contiguous prefix of an offset-paged backfill ends,
+/// once no page is being written.
+pub async fn save_prefix(
+    pool: &PgPool,
+    run_id: i64,
+    prefix: i64,
+    cursor: Option<&serde_json::Value>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE idsync.sync_runs SET cursor = $2, cursor_page = $3 WHERE id = $1")
+        .bind(run_id)
+        .bind(cursor.map(|c| storable_json(c).into_owned()))
+        .bind(prefix)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 pub async fn finish(pool: &PgPool, run_id: i64, error: Option<&str>) -> Result<RunRow, StoreError> {
     let status = if error.is_some() {
         RunStatus::Failed
