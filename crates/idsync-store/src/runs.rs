@@ -206,7 +206,7 @@ pub async fn record_page(
     cursor: Option<&serde_json::Value>,
     counts: RunCounts,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    let query = sqlx::query(
         "UPDATE idsync.sync_runs SET cursor = $2, pages = pages + $3, seen = seen + $4,
                 added = added + $5, updated = updated + $6, deleted = deleted + $7,
                 unchanged = unchanged + $8
@@ -214,15 +214,8 @@ pub async fn record_page(
     )
     .bind(run_id)
     // A cursor holds provider values (a user id, a page token).
-    .bind(cursor.map(|c| storable_json(c).into_owned()))
-    .bind(counts.pages)
-    .bind(counts.seen)
-    .bind(counts.added)
-    .bind(counts.updated)
-    .bind(counts.deleted)
-    .bind(counts.unchanged)
-    .execute(conn)
-    .await?;
+    .bind(cursor.map(|c| storable_json(c).into_owned()));
+    bind_counts(query, counts).execute(conn).await?;
     Ok(())
 }
 
@@ -296,7 +289,7 @@ pub async fn record_numbered_page(
     page: NumberedPage<'_>,
     counts: RunCounts,
 ) -> Result<bool, StoreError> {
-    let recorded = sqlx::query(
+    let query = sqlx::query(
         "WITH page AS (
              INSERT INTO idsync.sync_run_pages (run_id, page, last) VALUES ($1, $2, $3)
              ON CONFLICT DO NOTHING RETURNING run_id
@@ -314,16 +307,24 @@ pub async fn record_numbered_page(
     .bind(page.last)
     .bind(page.prefix)
     // A cursor holds provider values.
-    .bind(page.prefix_cursor.map(|c| storable_json(c).into_owned()))
-    .bind(counts.pages)
-    .bind(counts.seen)
-    .bind(counts.added)
-    .bind(counts.updated)
-    .bind(counts.deleted)
-    .bind(counts.unchanged)
-    .execute(conn)
-    .await?;
+    .bind(page.prefix_cursor.map(|c| storable_json(c).into_owned()));
+    let recorded = bind_counts(query, counts).execute(conn).await?;
     Ok(recorded.rows_affected() == 1)
+}
+
+/// Binds a page's counts as the next six parameters, in the order
+/// `pages, seen, added, updated, deleted, unchanged`.
+fn bind_counts(
+    query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    counts: RunCounts,
+) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    query
+        .bind(counts.pages)
+        .bind(counts.seen)
+        .bind(counts.added)
+        .bind(counts.updated)
+        .bind(counts.deleted)
+        .bind(counts.unchanged)
 }
 
 /// Saves where the contiguous prefix of an offset-paged backfill ends,
